@@ -1,0 +1,32 @@
+# Two commands do all set-up on a fresh machine: `make demo` and `make test`.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export MPLBACKEND := Agg
+export SDL_VIDEODRIVER := dummy
+
+.PHONY: demo test lint bench clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --upgrade pip >/dev/null
+	$(BIN)/python -m pip install -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python -m goal_rl.trajectory -N 150 -T 150 -O 3 --seed 0 --out runs/trajectory --plot
+
+lint: $(STAMP)
+	$(BIN)/ruff check goal_rl envs tasks tests examples benchmarks
+
+test: $(STAMP) lint
+	$(BIN)/python -m pytest tests
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/trajectory_speed.py
+
+clean:
+	rm -rf runs .pytest_cache
