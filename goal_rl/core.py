@@ -1,0 +1,91 @@
+"""Backend-independent parts of GOAL (NumPy only, no torch): weight initialisation,
+feedback columns, exponential-filter kernels and the per-epoch metric record.
+
+Every random number of a run is drawn here from NumPy generators, so the torch and NumPy
+backends start from the same weights and draw the same feedback columns for a seed.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+def init_weights(
+    n_inp: int,
+    n_rec: int,
+    n_out: int,
+    *,
+    sigma_inp: float,
+    sigma_trg: float,
+    sigma_rec: float,
+    rng: np.random.Generator,
+    n_hint: int = 0,
+    sigma_hint: float = 0.0,
+) -> dict[str, np.ndarray]:
+    """Draw the initial weights (float64 NumPy, shared by every backend).
+
+    Order of draws (fixed, so a seed always gives the same weights): ``w_in (N, I)``
+    ~ N(0, σ_in²), ``u (N, O)`` ~ N(0, σ_trg²), ``w_out (O, N)`` ~ N(0, 1/N), ``w_rec (N, N)``
+    ~ N(0, σ_rec²) with zero diagonal, then ``w_hint (N, H)`` ~ N(0, σ_hint²) if ``n_hint``.
+    """
+    w = {
+        "w_in": rng.normal(0.0, sigma_inp, size=(n_rec, n_inp)),
+        "u": rng.normal(0.0, sigma_trg, size=(n_rec, n_out)),
+        "w_out": rng.normal(0.0, 1.0 / math.sqrt(n_rec), size=(n_out, n_rec)),
+        "w_rec": rng.normal(0.0, sigma_rec, size=(n_rec, n_rec)),
+    }
+    np.fill_diagonal(w["w_rec"], 0.0)
+    if n_hint:
+        w["w_hint"] = rng.normal(0.0, sigma_hint, size=(n_rec, n_hint))
+    return w
+
+
+def feedback_columns(w_out: np.ndarray, n_cols: int, rng: np.random.Generator) -> np.ndarray:
+    """Feedback matrix ``B[:, :n_cols]`` (N, n_cols): ``w_outᵀ`` then i.i.d. N(0, (2 std w_out)²).
+
+    ``n_cols >= O``; only the random columns consume the generator (``N·(n_cols−O)`` draws).
+    """
+    n_out, n_rec = w_out.shape
+    extra = rng.normal(0.0, 2.0 * float(np.std(w_out)), size=(n_rec, n_cols - n_out))
+    return np.concatenate([w_out.T, extra], axis=1)
+
+
+@dataclass
+class History:
+    """Per-epoch metrics of a batch: ``mse`` and ``dz`` are ``(E, K)`` float64 arrays."""
+
+    readout_mse: np.ndarray
+    mse: np.ndarray
+    dz: np.ndarray
+    wall_time_s: float = 0.0
+    extra: dict = field(default_factory=dict)
+
+    def conv_epoch(self, tol: float = 0.1) -> np.ndarray:
+        """Per network: first epoch after which MSE stays within ``tol`` of its final value."""
+        return convergence_epoch(self.mse, tol)
+
+
+def convergence_epoch(mse: np.ndarray, tol: float = 0.1) -> np.ndarray:
+    """First epoch index e such that ``|mse[e:] - mse[-1]| <= tol·mse[-1]`` for all later
+    epochs (SPEC §2.6 decision). ``mse`` is ``(E,)`` or ``(E, K)``; returns ``()`` or ``(K,)``.
+    """
+    mse = np.asarray(mse, dtype=np.float64)
+    if mse.shape[0] == 0:
+        return np.zeros(mse.shape[1:], dtype=np.int64)
+    final = mse[-1]
+    outside = np.abs(mse - final) > tol * np.abs(final)
+    # last epoch that is outside the band, +1 (0 if never outside)
+    rev = outside[::-1]
+    any_out = rev.any(axis=0)
+    last_out = mse.shape[0] - 1 - np.argmax(rev, axis=0)
+    return np.where(any_out, last_out + 1, 0).astype(np.int64)
+
+
+def filter_matrix_np(T: int, b: float, dtype: np.dtype = np.float64) -> np.ndarray:
+    """``(T, T)`` lower-triangular kernel ``L[t, t'] = (1-b) b^(t-t')`` for ``t' <= t``, so
+    ``L @ z`` is the causal filter ``r_t = b r_{t-1} + (1-b) z_t`` with ``r_{-1} = 0``."""
+    lag = np.arange(T)[:, None] - np.arange(T)[None, :]
+    return np.where(lag >= 0, (1 - b) * np.power(b, np.clip(lag, 0, None)), 0.0).astype(dtype)

@@ -1,0 +1,349 @@
+"""Pure-NumPy GOAL engine (SPEC §1–§2), no torch import.
+
+Same maths, same configuration, same initial weights and feedback draws as the torch
+engine :class:`goal_rl.goal.GoalBatch`, for one network running M trials (arrays ``(T, M, ·)``).
+It serves as an independent oracle for the torch code and, because NumPy's per-call
+overhead is a fraction of torch's, as the fastest engine for a single network on a CPU.
+
+Within an epoch the rank-one weight updates are not written into ``W_rec`` at every step.
+They are kept as two row buffers ``A`` (``η g⊙σ'``) and ``E`` (eligibility), and the
+recurrent current is computed as
+
+    W_t s = W_0 s + Aᵀ(E s) − (Σ_k a_k ⊙ e_k) ⊙ s
+
+(the last term is the zeroed diagonal), which equals applying every update at once; the
+buffers are folded into ``W_rec`` at the end of the epoch with one matrix product.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import glob
+import math
+import os
+import time
+from collections.abc import Callable, Iterator, Sequence
+
+import numpy as np
+
+from .config import GoalConfig, check_rank
+from .core import History, feedback_columns, filter_matrix_np
+
+_DTYPES = {"float32": np.float32, "float64": np.float64}
+
+
+def _openblas_local_threads() -> Callable[[int], int] | None:
+    """``openblas_set_num_threads_local`` of NumPy's bundled OpenBLAS, if there is one."""
+    libdir = os.path.join(os.path.dirname(np.__file__) + ".libs")
+    for path in sorted(glob.glob(os.path.join(libdir, "*openblas*"))):
+        try:
+            lib = ctypes.CDLL(path)
+            fn = lib.openblas_set_num_threads_local
+        except (OSError, AttributeError):
+            continue
+        fn.argtypes = [ctypes.c_int]
+        fn.restype = ctypes.c_int
+        return fn
+    return None
+
+
+_SET_THREADS = _openblas_local_threads()
+
+
+@contextlib.contextmanager
+def single_thread_blas() -> Iterator[None]:
+    """Run BLAS single-threaded in this thread: the products here are far too small to gain
+    from threads, and OpenBLAS's thread hand-off costs more than the product itself."""
+    if _SET_THREADS is None:
+        yield
+        return
+    old = _SET_THREADS(1)
+    try:
+        yield
+    finally:
+        _SET_THREADS(max(int(old), 1))
+
+
+class NumpyGoal:
+    """One network trained with GOAL on M trials; the NumPy twin of ``GoalBatch`` (K = 1).
+
+    Args:
+        cfg: shared settings.
+        weights: dict from :func:`goal_rl.core.init_weights`.
+        rank: feedback rank R or ``None`` (LTTS).
+        tau_star: target timescale in dt.
+        rng: generator for the feedback columns.
+        dtype: ``"float32"`` or ``"float64"`` (default ``cfg.dtype``).
+    """
+
+    def __init__(self, cfg: GoalConfig, weights: dict[str, np.ndarray], rank: int | None,
+                 tau_star: float, rng: np.random.Generator, dtype: str | None = None) -> None:
+        if cfg.device != "cpu":
+            raise ValueError(f"the numpy backend runs on the CPU only, got device {cfg.device!r}")
+        self.cfg = cfg
+        self.dtype = _DTYPES[dtype or cfg.dtype]
+        self.rank = None if rank is None else check_rank(rank, cfg.n_out, cfg.n_rec)
+        if not (isinstance(tau_star, int | float) and math.isfinite(tau_star) and tau_star > 0):
+            raise ValueError(f"tau_star must be a positive number, got {tau_star!r}")
+        self.tau_star = float(tau_star)
+        if cfg.feedback == "out" and self.rank is None:
+            raise ValueError("output-level feedback ('out') needs a rank")
+        self.rng = rng
+        f = self.dtype
+        self.w_in = np.asarray(weights["w_in"], dtype=f)
+        self.u = np.asarray(weights["u"], dtype=f)
+        self.w_out = np.asarray(weights["w_out"], dtype=f)
+        self.w_rec = np.array(weights["w_rec"], dtype=f)
+        self.w_hint = np.asarray(weights["w_hint"], dtype=f) if "w_hint" in weights else None
+        self.n_rec = self.w_rec.shape[0]
+        self.beta_m = math.exp(-1.0 / cfg.tau_m)
+        self.beta_s = math.exp(-1.0 / cfg.tau_s)
+        self.beta_o = math.exp(-1.0 / cfg.tau_o)
+        self.z: np.ndarray | None = None
+        self.z_star: np.ndarray | None = None
+
+    # ---------------------------------------------------------------- task
+    def set_task(self, x: np.ndarray, y_star: np.ndarray, hints: np.ndarray | None = None
+                 ) -> None:
+        """Inputs ``x (T, M, I)``, targets ``y_star (T, M, O)``, optional hints ``(T, M, H)``."""
+        f = self.dtype
+        x, y = np.asarray(x, dtype=f), np.asarray(y_star, dtype=f)
+        if x.ndim != 3 or y.ndim != 3:
+            raise ValueError(f"x and y_star must be 3-D (T, M, ·), got {x.shape} and {y.shape}")
+        if x.shape[-1] != self.w_in.shape[1]:
+            raise ValueError(f"x has {x.shape[-1]} inputs, network expects {self.w_in.shape[1]}")
+        if y.shape[-1] != self.w_out.shape[0]:
+            raise ValueError(f"y_star has {y.shape[-1]} outputs, network has {self.w_out.shape[0]}")
+        self.T, self.M = x.shape[0], x.shape[1]
+        self.y_star = np.ascontiguousarray(y)
+        self.x_current = np.ascontiguousarray(x @ self.w_in.T + f(self.cfg.bias))
+        self.teacher_current = self.x_current + y @ self.u.T
+        if hints is not None:
+            if self.w_hint is None:
+                raise ValueError("hints given but the network has no hint weights")
+            self.teacher_current = self.teacher_current + np.asarray(hints, f) @ self.w_hint.T
+        self._L_out = filter_matrix_np(self.T, self.beta_o, f)
+
+    def _filter(self, z: np.ndarray, b: float) -> np.ndarray:
+        T = z.shape[0]
+        return (filter_matrix_np(T, b, self.dtype) @ z.reshape(T, -1)).reshape(z.shape)
+
+    # ---------------------------------------------------------------- simulation
+    def simulate(self, current: np.ndarray, learn: dict | None = None,
+                 out: np.ndarray | None = None) -> np.ndarray:
+        """Run from the initial state on ``current (T, M, N)``; with ``learn`` apply the online
+        update to ``w_rec`` (folded in at the end). Returns spikes ``(T, M, N)``."""
+        cfg = self.cfg
+        T, M, N = current.shape
+        f = self.dtype
+        Z = out if out is not None else np.empty_like(current)
+        bm, bs = self.beta_m, self.beta_s
+        cbm, cbs, rho, theta = 1 - bm, 1 - bs, cfg.reset, cfg.theta
+        v = np.full((M, N), cfg.v0, dtype=f)
+        z = np.zeros((M, N), dtype=f)
+        s = np.zeros_like(z)
+        tmp = np.empty_like(z)
+        cur = np.empty_like(z)
+        W0 = self.w_rec
+        W0T = W0.T
+        mul, sub, matmul, greater = np.multiply, np.subtract, np.matmul, np.greater
+        with single_thread_blas(), np.errstate(over="ignore"):
+            if learn is None:
+                for t in range(T):
+                    s *= bs
+                    mul(z, cbs, out=tmp)
+                    s += tmp
+                    matmul(s, W0T, out=cur)
+                    cur += current[t]
+                    v *= bm
+                    cur *= cbm
+                    v += cur
+                    mul(z, rho, out=tmp)
+                    v += tmp
+                    z = Z[t]
+                    greater(v, theta, out=z, casting="unsafe")
+                return Z
+            P, c, Q = learn["P"], learn["c"], learn["Q"]
+            bst = learn["beta_star"]
+            eta = learn["eta"]
+            # [s, ŝ, ṽ] are advanced together right after each spike, with ṽ = β_m v + ρ z
+            # (the decayed, reset membrane); v itself is then ṽ + (1-β_m)(W s + x).
+            S = np.zeros((3, M, N), dtype=f)
+            s, sh, vt = S[0], S[1], S[2]
+            vt[...] = bm * cfg.v0
+            decay = np.array([bs, bst, bm], dtype=f).reshape(3, 1, 1)
+            gain = np.array([cbs, 1 - bst, rho], dtype=f).reshape(3, 1, 1)
+            tmp3 = np.empty_like(S)
+            Xs = current * f(cbm)
+            Ws = W0 * f(cbm)  # (1-β_m) W_0
+            WsT = Ws.T
+            p = np.empty_like(z)
+            A = np.zeros(((T + 1) * M, N), dtype=f)  # rows (1-β_m) η g σ'(v)
+            E = np.zeros(((T + 1) * M, N), dtype=f)  # rows: eligibility e_t (row block 0 = 0)
+            dacc = np.zeros(N, dtype=f)  # Σ a ⊙ e: the diagonal that must stay zero
+            QT = Q.T if Q is not None else None
+            scale = f(eta * cbm)
+            for t in range(T):
+                j = t * M
+                a_t, e_t = A[j + M:j + 2 * M], E[j + M:j + 2 * M]
+                # e_t = β_m e_{t-1} + (1-β_m) s_t
+                mul(E[j:j + M], bm, out=e_t)
+                mul(s, cbm, out=tmp)
+                e_t += tmp
+                matmul(s, WsT, out=cur)
+                if j:
+                    cur += (s @ E[M:j + M].T) @ A[M:j + M]
+                    mul(s, dacc, out=tmp)
+                    cur -= tmp
+                cur += Xs[t]
+                vt += cur  # now the membrane v_{t+1}
+                z = Z[t]
+                greater(vt, theta, out=z, casting="unsafe")
+                # σ'(v) = σ(v) − σ(v)²
+                np.negative(vt, out=p)
+                np.exp(p, out=p)
+                p += 1.0
+                np.reciprocal(p, out=p)
+                mul(p, p, out=tmp)
+                sub(p, tmp, out=p)
+                # advance s, ŝ, ṽ with the new spikes
+                S *= decay
+                mul(gain, z, out=tmp3)
+                S += tmp3
+                # g = P_t − c ŝ − Q Qᵀ ŝ, scaled by η (1-β_m) σ'(v)
+                if Q is not None:
+                    sub(P[t], (sh @ Q) @ QT, out=a_t)
+                else:
+                    a_t[...] = P[t]
+                if c:
+                    mul(sh, c, out=tmp)
+                    a_t -= tmp
+                p *= scale
+                a_t *= p
+                mul(a_t, e_t, out=tmp)
+                dacc += tmp.sum(axis=0) if M > 1 else tmp[0]
+            Ws += A.T @ E
+            np.fill_diagonal(Ws, 0.0)
+            W0[...] = Ws / f(cbm)
+        return Z
+
+    def internal_targets(self) -> np.ndarray:
+        """Spikes of the untrained network driven by the teacher, ``z* (T, M, N)``."""
+        self.z_star = self.simulate(self.teacher_current)
+        self.r_star = self._filter(self.z_star, self.beta_o)
+        return self.z_star
+
+    # ---------------------------------------------------------------- readout
+    def fit_readout(self) -> np.ndarray:
+        """Fit ``w_out`` (see ``GoalBatch.fit_readout``); returns the readout MSE ``(1,)``."""
+        r, y = self.r_star, self.y_star
+        M = self.M
+        C = np.einsum("tmn,tmp->np", r, r) / M
+        Yr = np.einsum("tmo,tmn->on", y, r) / M
+        with single_thread_blas():
+            if self.cfg.readout == "ridge":
+                N = C.shape[0]
+                lam = self.cfg.ridge * max(float(np.mean(np.diag(C))), 1e-12)
+                w_out = np.linalg.solve(C + lam * np.eye(N, dtype=C.dtype), Yr.T).T
+            else:
+                w_out = self.w_out.copy()
+                lr = self.cfg.out_lr
+                for _ in range(self.cfg.epochs_out):
+                    w_out -= lr * (w_out @ C - Yr)
+        self.w_out = np.ascontiguousarray(w_out, dtype=self.dtype)
+        y_hat = r @ self.w_out.T
+        return np.array([float(np.mean((y_hat - y) ** 2))])
+
+    # ---------------------------------------------------------------- feedback
+    def build_feedback(self) -> dict:
+        """Draw the feedback and precompute ``P``, ``c``, ``Q`` (consumes ``rng``)."""
+        N, O = self.n_rec, self.w_out.shape[0]
+        f = self.dtype
+        w_out = self.w_out.astype(np.float64)
+        bst = math.exp(-1.0 / self.tau_star)
+        s_bar = self._filter(self.z_star, bst)
+        c = 0.0
+        Q = None
+        if self.rank is None:
+            B = feedback_columns(w_out, N, self.rng)
+            c = float(np.mean(np.sum(B * B, axis=1)))
+            P = c * s_bar
+        else:
+            Q = feedback_columns(w_out, self.rank, self.rng).astype(f)
+            if self.cfg.feedback == "out":
+                Y = s_bar @ Q
+                Y[..., :O] = self.y_star
+                P = Y @ Q.T
+            else:
+                P = (s_bar @ Q) @ Q.T
+        self.learn = {"P": np.ascontiguousarray(P, dtype=f), "c": c, "Q": Q, "beta_star": bst,
+                      "eta": self.cfg.eta}
+        return self.learn
+
+    # ---------------------------------------------------------------- training
+    def metrics(self, Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """MSE ``(1,)`` (mean over T, M, O) and ΔZ ``(1,)`` of a raster ``(T, M, N)``."""
+        y = self.output(Z)
+        mse = float(np.mean((y - self.y_star) ** 2))
+        dz = float(np.abs(Z - self.z_star).sum())
+        return np.array([mse]), np.array([dz])
+
+    def output(self, Z: np.ndarray | None = None) -> np.ndarray:
+        """Output ``y (T, M, O)`` of a raster (default: the last free run)."""
+        Z = self.z if Z is None else Z
+        T = Z.shape[0]
+        return (self._L_out @ (Z @ self.w_out.T).reshape(T, -1)).reshape(self.y_star.shape)
+
+    def train(self, epochs: int, progress: bool | Callable = True, desc: str = "GOAL"
+              ) -> History:
+        """Targets → readout → feedback → ``epochs`` online epochs."""
+        t0 = time.perf_counter()
+        self.internal_targets()
+        readout_mse = self.fit_readout()
+        self.build_feedback()
+        hist = self.train_recurrent(epochs, progress=progress, desc=desc)
+        hist.readout_mse = readout_mse
+        hist.wall_time_s = time.perf_counter() - t0
+        return hist
+
+    def train_recurrent(self, epochs: int, progress: bool | Callable = True,
+                        desc: str = "GOAL") -> History:
+        """``epochs`` free-running epochs with the online update; metrics per epoch."""
+        t0 = time.perf_counter()
+        Z = np.empty_like(self.x_current)
+        mse_all = np.zeros((epochs, 1))
+        dz_all = np.zeros((epochs, 1))
+        bar = None
+        if progress is True:
+            from tqdm.auto import tqdm
+            bar = tqdm(total=epochs, desc=desc, unit="ep", dynamic_ncols=True)
+        every = max(1, epochs // 100)
+        for ep in range(epochs):
+            if self.cfg.resample and ep > 0:
+                self.build_feedback()
+            self.simulate(self.x_current, learn=self.learn, out=Z)
+            mse, dz = self.metrics(Z)
+            mse_all[ep], dz_all[ep] = mse, dz
+            if (ep + 1) % every == 0 or ep + 1 == epochs:
+                if bar is not None:
+                    bar.update(ep + 1 - bar.n)
+                    bar.set_postfix(mse=f"{mse[0]:.4g}", dz=f"{dz[0]:.0f}")
+                elif callable(progress):
+                    progress(ep + 1, mse, dz)
+        if bar is not None:
+            bar.close()
+        self.z = Z
+        return History(readout_mse=np.zeros(1), mse=mse_all, dz=dz_all,
+                       wall_time_s=time.perf_counter() - t0)
+
+
+def run_numpy_networks(cfg: GoalConfig, problems: Sequence[tuple], ranks: Sequence[int | None],
+                       tau_stars: Sequence[float]) -> list[History]:
+    """Train several networks one after the other (the NumPy counterpart of a batch)."""
+    out = []
+    for (weights, x, y, rng), rank, ts in zip(problems, ranks, tau_stars):
+        net = NumpyGoal(cfg, weights, rank, ts, rng)
+        net.set_task(x[:, None, :], y[:, None, :])
+        out.append(net.train(cfg.epochs_rec, progress=False))
+    return out
