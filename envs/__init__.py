@@ -1,0 +1,25 @@
+"""Gymnasium environments of goal_rl, registered under the ``goal_rl/`` namespace.
+
+Importing this package registers:
+
+* ``goal_rl/ButtonFood-v0`` → :class:`envs.button_food.ButtonFoodEnv`, truncated at 80 steps.
+
+From a fresh interpreter, ``gym.make("envs:goal_rl/ButtonFood-v0")`` imports this package
+first and then builds the env.
+"""
+
+import gymnasium
+
+from envs.button_food import ButtonFoodEnv
+
+__all__ = ["BUTTON_FOOD_ID", "ButtonFoodEnv"]
+
+BUTTON_FOOD_ID = "goal_rl/ButtonFood-v0"
+
+# Guarded so that re-importing or reloading this package neither warns nor re-registers.
+if BUTTON_FOOD_ID not in gymnasium.registry:
+    gymnasium.register(
+        id=BUTTON_FOOD_ID,
+        entry_point="envs.button_food:ButtonFoodEnv",
+        max_episode_steps=80,
+    )
