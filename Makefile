@@ -20,7 +20,7 @@ demo: $(STAMP)
 	$(BIN)/python -m goal_rl.trajectory -N 150 -T 150 -O 3 --seed 0 --out runs/trajectory --plot
 
 lint: $(STAMP)
-	$(BIN)/ruff check goal_rl envs tasks tests examples benchmarks
+	$(BIN)/ruff check .
 
 test: $(STAMP) lint
 	$(BIN)/python -m pytest tests
