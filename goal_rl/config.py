@@ -48,7 +48,7 @@ class GoalConfig:
     out_lr: float = 0.0025
     resample: bool = False
     readout: str = "ridge"
-    ridge: float = 1e-2
+    ridge: float = 3e-3
     tau_m: float = 8.0
     tau_s: float = 2.0
     tau_o: float = 5.0
