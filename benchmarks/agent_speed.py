@@ -1,0 +1,91 @@
+"""Closed-loop speed of the spiking agent wrapper: agent steps per second.
+
+Prints, for a network of N units (default 300) on the Button & Food env:
+
+* network only: ``SpikingAgent.act`` on a fixed observation batch (batch 1 and 8);
+* env + network: :func:`goal_rl.agent.evaluate` on one env (Gymnasium's ``NumpyToTorch``
+  wrapper) and on a ``SyncVectorEnv`` of 8 envs (vector ``NumpyToTorch``).
+
+Steps per second count agent steps: one network step for one trial is one step, so a
+batch of 8 advancing once counts 8. Run: ``python benchmarks/agent_speed.py [--n-rec 300]
+[--device cpu|cuda] [--threads 1]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+import envs  # noqa: E402, F401  (registers goal_rl/ButtonFood-v0)
+from goal_rl.agent import SpikingAgent, evaluate, torch_threads  # noqa: E402
+from goal_rl.core import init_weights  # noqa: E402
+from goal_rl.lif import LIFParams  # noqa: E402
+from goal_rl.network import SpikingNetwork  # noqa: E402
+
+ENV_ID = "goal_rl/ButtonFood-v0"
+
+
+def make_agent(n_rec: int, device: str, seed: int = 0) -> SpikingAgent:
+    """An agent with Button & Food sizes (80 inputs, 2 outputs) and random weights
+    (speed does not depend on training; σ_rec = 0.5 so the network is active)."""
+    w = init_weights(80, n_rec, 2, sigma_inp=5.0, sigma_trg=3.0, sigma_rec=0.5,
+                     rng=np.random.default_rng(seed))
+    net = SpikingNetwork(w, LIFParams(tau_m=6.0, tau_s=2.0, tau_o=10.0))
+    return SpikingAgent(net, action_low=-10.0, action_high=10.0, device=device)
+
+
+def network_only(agent: SpikingAgent, batch: int, steps: int) -> float:
+    """Agent steps per second of ``act`` alone (observations already on the device)."""
+    obs = torch.rand(batch, agent.n_inp, device=agent.device)
+    state = None
+    for _ in range(20):  # warm-up
+        _, state = agent.act(obs, state)
+    if agent.device.type == "cuda":
+        torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        _, state = agent.act(obs, state)
+    if agent.device.type == "cuda":
+        torch.cuda.synchronize()
+    return batch * steps / (time.perf_counter() - t0)
+
+
+def with_env(agent: SpikingAgent, num_envs: int, episodes: int) -> float:
+    """Agent steps per second in closed loop through :func:`evaluate` (80-step episodes)."""
+    evaluate(agent, ENV_ID, num_envs, 0, num_envs=num_envs)  # warm-up
+    res = evaluate(agent, ENV_ID, episodes, 1, num_envs=num_envs)
+    return res["steps_per_s"]
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--n-rec", type=int, default=300)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    p.add_argument("--steps", type=int, default=2000, help="network-only steps per batch")
+    p.add_argument("--episodes", type=int, default=16, help="episodes per env measurement")
+    args = p.parse_args()
+    agent = make_agent(args.n_rec, args.device)
+    print(f"SpikingAgent N={args.n_rec} on {args.device} (torch {torch.__version__}, "
+          f"{args.threads} CPU thread(s)); Button & Food, 80 inputs, 2 actions")
+    print(f"{'measurement':<38}{'agent steps/s':>15}{'µs per step call':>18}")
+    with torch_threads(args.device, args.threads):
+        rows = [
+            ("network only, batch 1", network_only(agent, 1, args.steps), 1),
+            ("network only, batch 8", network_only(agent, 8, args.steps), 8),
+            ("env + network, 1 env (NumpyToTorch)", with_env(agent, 1, args.episodes), 1),
+            ("env + network, 8 vector envs", with_env(agent, 8, args.episodes * 4), 8),
+        ]
+    for name, rate, batch in rows:
+        print(f"{name:<38}{rate:>15,.0f}{1e6 * batch / rate:>18,.0f}")
+
+
+if __name__ == "__main__":
+    main()

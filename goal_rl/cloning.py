@@ -1,0 +1,1070 @@
+r"""Apprenticeship learning with GOAL: expert demonstrations → a closed-loop spiking agent.
+
+:func:`clone` turns :class:`~goal_rl.demos.Demonstrations` into a
+:class:`~goal_rl.agent.SpikingAgent`:
+
+1. **Observation transform** (``normalize_obs``): mean and std of the demonstrated
+   observations; the agent feeds ``clip((obs - mean) / max(std, obs_std_floor), ±obs_clip)``.
+2. **Trials**: episodes are cut into equal-length windows of ``window`` steps (default:
+   the longest episode). A shorter window or episode is padded by repeating its last
+   step (``pad="repeat"``) or dropped (``pad="drop"``); every window starts from the
+   network's initial state, so whole episodes (the default) match closed-loop use best.
+   The M windows are the M trials of one network (their weight updates are summed).
+3. **Internal targets**: the untrained network runs on the observations with the teacher
+   drive ``U a*`` of the expert actions (plus ``W_hint h`` of the hint inputs, if the
+   demonstrations carry hints and ``use_hints``); its spikes ``z*`` are the targets.
+4. **Readout** ``W_out`` fitted on ``z*`` (ridge), then frozen.
+5. **GOAL recurrent training** for ``epochs_rec`` epochs with rank R and ``tau_star``
+   (SPEC §2.3–2.4); the free run uses the observations only.
+6. **Readout refit** (``refit_readout``): ridge fit of ``W_out`` on the network's own
+   free-running spikes under the demonstration inputs, so the readout matches what the
+   trained network does rather than the targets it approximates.
+7. **Validation**: open-loop action MSE on held-out episodes, and an optional
+   ``callback(epoch, agent)`` (e.g. a closed-loop evaluation) every ``eval_every`` epochs.
+
+Rank: ``rank=None`` is LTTS (diagonal feedback); ``1 <= rank <= N`` is spike-level feedback
+``D = B[:, :R] B[:, :R]ᵀ``. Unlike the open-loop trajectory CLI (O <= R), cloning also
+accepts ``R < O``: ``B[:, :R]`` is then the first R columns of ``W_outᵀ`` (the first R
+action components' readout rows), as in the paper's Button & Food scan (R = 1, O = 2).
+Output-level feedback (``feedback="out"``) needs ``O <= R``.
+
+:func:`dagger` wraps :func:`clone` in DAgger rounds: the agent acts, the expert labels the
+states it visits, the labelled episodes are added to the data, the agent is retrained.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .config import GoalConfig
+from .demos import Demonstrations
+
+__all__ = [
+    "CloneConfig",
+    "CloneTaskConfig",
+    "ExpertCloningTask",
+    "CloneResult",
+    "DaggerResult",
+    "action_mse",
+    "clone",
+    "dagger",
+    "load_demos_for",
+    "make_windows",
+    "open_loop_actions",
+    "rollout",
+    "stateless_expert",
+]
+
+BACKENDS = ("auto", "numpy", "torch")
+PADDING = ("repeat", "drop")
+
+
+@dataclass
+class CloneConfig:
+    """Every setting of :func:`clone` (time constants in env steps = dt).
+
+    Network (SPEC §1): ``n_rec`` units; ``tau_m``, ``tau_s``, ``tau_o`` membrane, synaptic and
+    readout time constants; ``sigma_inp`` std of the input weights, ``sigma_trg`` of the
+    teacher projection of expert actions, ``sigma_hint`` of the hint projection,
+    ``sigma_rec`` of the initial recurrent weights; ``bias``, ``v0``, ``reset`` as in
+    :class:`~goal_rl.config.GoalConfig` (same defaults).
+
+    GOAL: ``rank`` R (``None``: LTTS; ``1 <= R <= N``, see the module docstring),
+    ``feedback`` ``"spk"``/``"out"``, ``tau_star`` target timescale (``None``: ``tau_o``),
+    ``rec_lr`` (``None``: 5/sqrt(N)/M for M trials: the M trials' updates are summed, so
+    this keeps one epoch's step the size of the core's single-trial default),
+    ``epochs_rec`` recurrent epochs, ``ridge`` relative ridge of the readout fits,
+    ``refit_readout`` final refit on free-running spikes.
+
+    Data: ``window`` steps per trial (``None``: the longest episode), ``pad``
+    ``"repeat"``/``"drop"`` for short windows, ``use_hints``, ``normalize_obs`` with
+    ``obs_clip`` and ``obs_std_floor``.
+
+    Run: ``eval_every`` epochs between validation/callback checkpoints (0: only at the
+    end), ``keep_best`` return the best checkpoint (highest callback ``"score"``, else
+    lowest validation MSE) instead of the last, ``seed``, ``device``, ``dtype``,
+    ``backend`` (``"auto"``: NumPy on the CPU, torch on CUDA).
+    """
+
+    n_rec: int = 300
+    tau_m: float = GoalConfig.tau_m
+    tau_s: float = GoalConfig.tau_s
+    tau_o: float = GoalConfig.tau_o
+    tau_star: float | None = None
+    sigma_inp: float = GoalConfig.sigma_inp
+    sigma_trg: float = GoalConfig.sigma_trg
+    sigma_hint: float = 5.0
+    sigma_rec: float = GoalConfig.sigma_rec
+    bias: float = GoalConfig.bias
+    v0: float = GoalConfig.v0
+    reset: float = GoalConfig.reset
+    rank: int | None = None
+    feedback: str = "spk"
+    rec_lr: float | None = None
+    epochs_rec: int = 500
+    ridge: float = GoalConfig.ridge
+    refit_readout: bool = True
+    window: int | None = None
+    pad: str = "repeat"
+    use_hints: bool = True
+    normalize_obs: bool = False
+    obs_clip: float = 10.0
+    obs_std_floor: float = 1e-2
+    eval_every: int = 0
+    keep_best: bool = False
+    seed: int = 0
+    device: str = "cpu"
+    dtype: str = "float32"
+    backend: str = "auto"
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> CloneConfig:
+        """Raise ``ValueError`` naming the first bad setting; return ``self``."""
+        for name in ("n_rec",):
+            _check_int(name, getattr(self, name), 1)
+        for name in ("epochs_rec", "eval_every", "seed"):
+            _check_int(name, getattr(self, name), 0)
+        for name in ("tau_m", "tau_s", "tau_o", "obs_clip", "obs_std_floor"):
+            _check_float(name, getattr(self, name), positive=True)
+        for name in ("sigma_inp", "sigma_trg", "sigma_hint", "sigma_rec", "ridge"):
+            _check_float(name, getattr(self, name), positive=False)
+        for name in ("bias", "v0", "reset"):
+            _check_float(name, getattr(self, name), positive=None)
+        for name in ("refit_readout", "use_hints", "normalize_obs", "keep_best"):
+            if not isinstance(getattr(self, name), bool | np.bool_):
+                raise ValueError(f"{name} must be true or false, got {getattr(self, name)!r}")
+        if self.tau_star is not None:
+            _check_float("tau_star", self.tau_star, positive=True)
+        if self.rec_lr is not None:
+            _check_float("rec_lr", self.rec_lr, positive=False)
+        if self.rank is not None:
+            _check_int("rank", self.rank, 1)
+            if self.rank > self.n_rec:
+                raise ValueError(f"rank R={self.rank} is outside [1, N] = [1, {self.n_rec}]")
+        if self.window is not None:
+            _check_int("window", self.window, 1)
+        if self.feedback not in ("spk", "out"):
+            raise ValueError(f"feedback must be 'spk' or 'out', got {self.feedback!r}")
+        if self.feedback == "out" and self.rank is None:
+            raise ValueError("feedback='out' needs a rank (got rank=None, LTTS)")
+        if self.pad not in PADDING:
+            raise ValueError(f"pad must be one of {PADDING}, got {self.pad!r}")
+        if self.backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, got {self.backend!r}")
+        if self.dtype not in ("float32", "float64"):
+            raise ValueError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
+        if not isinstance(self.device, str) or not (self.device == "cpu"
+                                                    or self.device.startswith("cuda")):
+            raise ValueError(f"device must be 'cpu' or 'cuda[:k]', got {self.device!r}")
+        return self
+
+    @property
+    def tau_star_eff(self) -> float:
+        """Target timescale in dt (``tau_o`` when not set)."""
+        return self.tau_star if self.tau_star is not None else self.tau_o
+
+    def replace(self, **changes: Any) -> CloneConfig:
+        """A copy with some settings changed (validated)."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able dict of every setting."""
+        return dataclasses.asdict(self)
+
+    def eta(self, n_trials: int) -> float:
+        """Recurrent learning rate for ``n_trials`` trials (see ``rec_lr``)."""
+        if self.rec_lr is not None:
+            return float(self.rec_lr)
+        return 5.0 / math.sqrt(self.n_rec) / max(int(n_trials), 1)
+
+    def goal_config(self, n_inp: int, n_out: int, t_seq: int, n_trials: int = 1) -> GoalConfig:
+        """The :class:`~goal_rl.config.GoalConfig` of the GOAL core for this problem.
+
+        The rank is left out (the core requires O <= R; :func:`clone` handles R < O)."""
+        return GoalConfig(
+            n_rec=self.n_rec, n_inp=n_inp, n_out=n_out, t_seq=t_seq, epochs_rec=self.epochs_rec,
+            rank=None, feedback=self.feedback, tau_star=self.tau_star,
+            rec_lr=self.eta(n_trials),
+            readout="ridge", ridge=self.ridge, tau_m=self.tau_m, tau_s=self.tau_s,
+            tau_o=self.tau_o, sigma_inp=self.sigma_inp, sigma_trg=self.sigma_trg,
+            sigma_rec=self.sigma_rec, v0=self.v0, bias=self.bias, reset=self.reset,
+            seed=self.seed, device=self.device, dtype=self.dtype,
+        ).validate()
+
+
+def _check_int(name: str, value: Any, low: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
+        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+
+
+def _check_float(name: str, value: Any, positive: bool | None) -> None:
+    ok = isinstance(value, int | float | np.floating) and not isinstance(value, bool) \
+        and math.isfinite(value)
+    if ok and positive is True:
+        ok = value > 0
+    elif ok and positive is False:
+        ok = value >= 0
+    if not ok:
+        kind = {True: "a positive", False: "a non-negative", None: "a finite"}[positive]
+        raise ValueError(f"{name} must be {kind} number, got {value!r}")
+
+
+# ------------------------------------------------------------------------------ data
+def make_windows(demos: Demonstrations, window: int | None, pad: str = "repeat"
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
+    """Cut episodes into equal-length trials.
+
+    Each episode is split into consecutive chunks of ``window`` steps (``None``: the
+    longest episode, so one chunk per episode). A chunk shorter than ``window`` is padded
+    by repeating its last step (``pad="repeat"``) or dropped (``pad="drop"``).
+
+    Returns:
+        ``obs (T, M, obs_dim)``, ``actions (T, M, act_dim)``, ``hints (T, M, h)`` or
+        ``None``, and ``valid (T, M)`` bool (False on padded steps); float32 arrays.
+
+    Raises:
+        ValueError: ``pad="drop"`` leaves no trial, or a bad ``pad``/``window``.
+    """
+    if pad not in PADDING:
+        raise ValueError(f"pad must be one of {PADDING}, got {pad!r}")
+    lengths = demos.episode_lengths
+    T = int(lengths.max()) if window is None else int(window)
+    if T < 1:
+        raise ValueError(f"window must be >= 1, got {window!r}")
+    obs_w, act_w, hint_w, valid_w = [], [], [], []
+    for obs, act, hints in demos.episodes():
+        for start in range(0, obs.shape[0], T):
+            stop = min(start + T, obs.shape[0])
+            n = stop - start
+            if n < T and pad == "drop":
+                continue
+            idx = np.minimum(np.arange(start, start + T), stop - 1)
+            obs_w.append(obs[idx])
+            act_w.append(act[idx])
+            if hints is not None:
+                hint_w.append(hints[idx])
+            valid_w.append(np.arange(T) < n)
+    if not obs_w:
+        raise ValueError(f"no trial left: every episode is shorter than window={T} and "
+                         "pad='drop'")
+    obs_a = np.stack(obs_w, axis=1).astype(np.float32)
+    act_a = np.stack(act_w, axis=1).astype(np.float32)
+    hint_a = np.stack(hint_w, axis=1).astype(np.float32) if hint_w else None
+    return obs_a, act_a, hint_a, np.stack(valid_w, axis=1)
+
+
+# ------------------------------------------------------------------------------ engine
+class _Engine:
+    """One network with M trials on either GOAL backend, with the R < O extension."""
+
+    def __init__(self, gcfg: GoalConfig, weights: dict[str, np.ndarray], rank: int | None,
+                 tau_star: float, rng: np.random.Generator, backend: str) -> None:
+        self.backend = backend
+        self.rank = rank
+        n_out = gcfg.n_out
+        # the core accepts O <= R only; for R < O construct with R = O and narrow the
+        # feedback in build_feedback (B[:, :R] = first R columns of W_outᵀ)
+        core_rank = rank if rank is None or rank >= n_out else n_out
+        if backend == "numpy":
+            from .numpy_backend import NumpyGoal
+
+            self.net: Any = NumpyGoal(gcfg, weights, core_rank, tau_star, rng)
+        else:
+            from .goal import GoalBatch
+
+            self.net = GoalBatch(gcfg, [weights], [core_rank], [tau_star], [rng])
+
+    def set_task(self, x: np.ndarray, y: np.ndarray, hints: np.ndarray | None) -> None:
+        if self.backend == "numpy":
+            self.net.set_task(x, y, hints)
+        else:
+            self.net.set_task(x[:, None], y[:, None], None if hints is None else hints[:, None])
+
+    def targets_and_readout(self) -> float:
+        self.net.internal_targets()
+        return float(self.net.fit_readout()[0])
+
+    def build_feedback(self) -> None:
+        net = self.net
+        narrow = self.rank is not None and self.rank < self._n_out()
+        if not narrow:
+            net.build_feedback()
+            return
+        full = net.w_out
+        if self.backend == "numpy":
+            net.rank = self.rank
+            net.w_out = full[: self.rank]
+        else:
+            net.ranks = [self.rank]
+            net.w_out = full[:, : self.rank]
+        try:
+            net.build_feedback()
+        finally:
+            net.w_out = full
+
+    def _n_out(self) -> int:
+        return int(self.net.w_out.shape[0] if self.backend == "numpy" else self.net.w_out.shape[1])
+
+    def train(self, epochs: int) -> tuple[np.ndarray, np.ndarray]:
+        hist = self.net.train_recurrent(epochs, progress=False)
+        return np.asarray(hist.mse)[:, 0], np.asarray(hist.dz)[:, 0]
+
+    def free_run(self) -> np.ndarray:
+        """Spikes ``(T, M, N)`` of the free-running network (no teacher, no learning)."""
+        if self.backend == "numpy":
+            return np.asarray(self.net.simulate(self.net.x_current))
+        return self.net.simulate(self.net.x_current)[:, 0].cpu().numpy()
+
+    @property
+    def w_rec(self) -> np.ndarray:
+        w = self.net.w_rec
+        return np.array(w if self.backend == "numpy" else w[0].cpu().numpy(), dtype=np.float64)
+
+    @property
+    def w_out(self) -> np.ndarray:
+        w = self.net.w_out
+        return np.array(w if self.backend == "numpy" else w[0].cpu().numpy(), dtype=np.float64)
+
+    def weights(self, key: str) -> np.ndarray:
+        w = getattr(self.net, key)
+        return np.array(w if self.backend == "numpy" else w[0].cpu().numpy(), dtype=np.float64)
+
+
+def _filter(z: np.ndarray, tau: float) -> np.ndarray:
+    """Causal exponential filter along axis 0: ``r_t = b r_{t-1} + (1-b) z_t``."""
+    b = math.exp(-1.0 / tau)
+    out = np.empty(z.shape, dtype=np.float64)
+    acc = np.zeros(z.shape[1:], dtype=np.float64)
+    for t in range(z.shape[0]):
+        acc = b * acc + (1.0 - b) * z[t]
+        out[t] = acc
+    return out
+
+
+def _ridge_readout(r: np.ndarray, y: np.ndarray, valid: np.ndarray, ridge: float
+                   ) -> tuple[np.ndarray, float]:
+    """Least squares ``W_out r ≈ y`` over the valid steps: ``r (T, M, N)``, ``y (T, M, O)``.
+
+    The ridge is relative to the mean diagonal of ``Σ r rᵀ`` (as in the core's readout fit).
+    Returns ``(w_out (O, N), mse)``.
+    """
+    rv = r[valid]
+    yv = y[valid].astype(np.float64)
+    C = rv.T @ rv
+    lam = ridge * max(float(np.mean(np.diag(C))), 1e-12)
+    w = np.linalg.solve(C + lam * np.eye(C.shape[0]), rv.T @ yv).T
+    mse = float(np.mean((rv @ w.T - yv) ** 2))
+    return w, mse
+
+
+# ------------------------------------------------------------------------------ results
+@dataclass
+class CloneResult:
+    """Outcome of :func:`clone`.
+
+    Attributes:
+        agent: the trained :class:`~goal_rl.agent.SpikingAgent` (best checkpoint with
+            ``keep_best``).
+        config: the settings used.
+        readout_mse: readout-limit MSE on the internal targets (step 4).
+        mse, dz: ``(E,)`` per recurrent epoch: free-run action MSE (readout of step 4) and
+            spike error ΔZ against the targets.
+        refit_mse: action MSE of the refitted readout on the free run (NaN without refit).
+        checkpoints: one dict per checkpoint: ``epoch``, ``train_mse`` (open-loop action
+            MSE on the training trials, final readout), ``val_mse`` (if validation data),
+            plus what the callback returned.
+        best_epoch: epoch of the returned agent.
+        n_trials, window: M trials of ``window`` steps.
+        wall_time_s: total time.
+    """
+
+    agent: Any
+    config: CloneConfig
+    readout_mse: float
+    mse: np.ndarray
+    dz: np.ndarray
+    refit_mse: float
+    checkpoints: list[dict[str, Any]]
+    best_epoch: int
+    n_trials: int
+    window: int
+    wall_time_s: float
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-able summary (scalars, per-checkpoint metrics and the config)."""
+        return {
+            "readout_mse": self.readout_mse,
+            "final_mse": float(self.mse[-1]) if len(self.mse) else float("nan"),
+            "final_dz": float(self.dz[-1]) if len(self.dz) else float("nan"),
+            "refit_mse": self.refit_mse,
+            "best_epoch": self.best_epoch,
+            "n_trials": self.n_trials,
+            "window": self.window,
+            "epochs_rec": int(len(self.mse)),
+            "wall_time_s": self.wall_time_s,
+            "checkpoints": self.checkpoints,
+            "config": self.config.to_dict(),
+        }
+
+
+# ------------------------------------------------------------------------------ clone
+def _check_demos(demos: Any, name: str = "demos") -> Demonstrations:
+    if not isinstance(demos, Demonstrations):
+        raise TypeError(f"{name} must be Demonstrations, got {type(demos).__name__}")
+    return demos
+
+
+def _resolve_backend(backend: str, device: str) -> str:
+    if backend == "numpy" and device != "cpu":
+        raise ValueError(f"the numpy backend runs on the CPU only, not on device {device!r}")
+    if backend == "auto":
+        return "numpy" if device == "cpu" else "torch"
+    return backend
+
+
+def clone(
+    demos: Demonstrations,
+    config: CloneConfig | None = None,
+    *,
+    progress: bool = True,
+    validation: Demonstrations | None = None,
+    callback: Callable[[int, Any], dict[str, Any] | None] | None = None,
+    action_low: Any = None,
+    action_high: Any = None,
+    desc: str = "clone",
+) -> CloneResult:
+    """Train a spiking agent on expert demonstrations (see the module docstring).
+
+    Args:
+        demos: training episodes (observations ``(T_total, I)``, actions ``(T_total, O)``,
+            optional hints ``(T_total, H)`` fed only while generating targets).
+        config: settings (default :class:`CloneConfig()`).
+        progress: show a tqdm bar over the recurrent epochs.
+        validation: held-out episodes; their open-loop action MSE is reported at each
+            checkpoint (``val_mse``).
+        callback: ``callback(epoch, agent) -> dict | None`` at each checkpoint (every
+            ``config.eval_every`` epochs and at the end), e.g. a closed-loop
+            :func:`~goal_rl.agent.evaluate`; a ``"score"`` key (higher is better) drives
+            ``keep_best``. The agent passed is a snapshot (safe to keep).
+        action_low, action_high: action bounds stored in the agent (``None``: no clipping).
+        desc: progress-bar label.
+
+    Returns:
+        A :class:`CloneResult` with the agent and the training history.
+
+    Raises:
+        ValueError: bad settings, a rank outside ``[1, N]``, validation data of other sizes.
+    """
+    import torch
+
+    from .agent import SpikingAgent, torch_threads
+    from .core import init_weights
+    from .lif import LIFParams
+    from .network import SpikingNetwork
+
+    t0 = time.perf_counter()
+    cfg = (config if config is not None else CloneConfig()).validate()
+    demos = _check_demos(demos)
+    if validation is not None:
+        _check_demos(validation, "validation")
+        if (validation.obs_dim, validation.act_dim) != (demos.obs_dim, demos.act_dim):
+            raise ValueError(f"validation has obs/act sizes {validation.obs_dim}/"
+                             f"{validation.act_dim}, demonstrations {demos.obs_dim}/"
+                             f"{demos.act_dim}")
+    if cfg.feedback == "out" and cfg.rank is not None and cfg.rank < demos.act_dim:
+        raise ValueError(f"feedback='out' needs rank >= {demos.act_dim} (the action size), "
+                         f"got {cfg.rank}")
+    if cfg.device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device {cfg.device!r} requested but CUDA is not available")
+    backend = _resolve_backend(cfg.backend, cfg.device)
+
+    # 1. observation transform
+    shift = scale = None
+    obs_clip = None
+    if cfg.normalize_obs:
+        mean = demos.observations.astype(np.float64).mean(axis=0)
+        std = demos.observations.astype(np.float64).std(axis=0)
+        shift, scale, obs_clip = mean, 1.0 / np.maximum(std, cfg.obs_std_floor), cfg.obs_clip
+
+    def transform(o: np.ndarray) -> np.ndarray:
+        if shift is None:
+            return o.astype(np.float32)
+        return np.clip((o - shift) * scale, -obs_clip, obs_clip).astype(np.float32)
+
+    # 2. trials
+    obs_w, act_w, hint_w, valid = make_windows(demos, cfg.window, cfg.pad)
+    if not cfg.use_hints:
+        hint_w = None
+    T, M = obs_w.shape[:2]
+    x = transform(obs_w)
+    n_inp, n_out = demos.obs_dim, demos.act_dim
+    gcfg = cfg.goal_config(n_inp, n_out, T, M)
+    s_w, s_fb = np.random.SeedSequence(cfg.seed).spawn(2)
+    weights = init_weights(n_inp, cfg.n_rec, n_out, sigma_inp=cfg.sigma_inp,
+                           sigma_trg=cfg.sigma_trg, sigma_rec=cfg.sigma_rec,
+                           rng=np.random.default_rng(s_w),
+                           n_hint=0 if hint_w is None else hint_w.shape[-1],
+                           sigma_hint=cfg.sigma_hint)
+    params = LIFParams(cfg.tau_m, cfg.tau_s, cfg.tau_o, cfg.bias, cfg.v0, cfg.reset,
+                       GoalConfig.theta)
+    meta = {"kind": "clone", "config": cfg.to_dict(), "n_trials": int(M), "window": int(T),
+            "rec_lr": gcfg.eta}
+
+    with torch_threads(cfg.device):
+        eng = _Engine(gcfg, weights, cfg.rank, cfg.tau_star_eff, np.random.default_rng(s_fb),
+                      backend)
+        eng.set_task(x, act_w, hint_w)
+        # 3.-4. internal targets and readout
+        readout_mse = eng.targets_and_readout()
+        eng.build_feedback()
+        w_in, u = eng.weights("w_in"), eng.weights("u")
+
+        def snapshot() -> tuple[Any, float, float]:
+            """Agent with the current W_rec (and refitted readout) + its train MSE."""
+            w_out = eng.w_out
+            refit = float("nan")
+            z = eng.free_run()
+            r = _filter(z, cfg.tau_o)
+            if cfg.refit_readout:
+                w_out, refit = _ridge_readout(r, act_w, valid, cfg.ridge)
+            train_mse = float(np.mean((np.einsum("tmn,on->tmo", r, w_out)[valid]
+                                       - act_w[valid]) ** 2))
+            net = SpikingNetwork({"w_in": w_in, "w_rec": eng.w_rec, "w_out": w_out, "u": u},
+                                 params, meta, dtype=torch.float32)
+            agent = SpikingAgent(net, obs_shift=shift, obs_scale=scale, obs_clip=obs_clip,
+                                 action_low=action_low, action_high=action_high,
+                                 device=cfg.device, meta=dict(meta))
+            return agent, train_mse, refit
+
+        # 5. recurrent training in chunks, with checkpoints
+        E = cfg.epochs_rec
+        step = cfg.eval_every if cfg.eval_every > 0 else max(E, 1)
+        marks = sorted({*range(step, E, step), E})
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=E, desc=desc, unit="ep", dynamic_ncols=True, leave=True)
+        mse_parts, dz_parts = [], []
+        checkpoints: list[dict[str, Any]] = []
+        best: tuple[float, int, Any, float] | None = None
+        done = 0
+        for mark in marks:
+            n = mark - done
+            # train in small pieces so the bar moves
+            while n > 0:
+                piece = min(n, max(1, E // 50) if E else 1)
+                mse, dz = eng.train(piece)
+                mse_parts.append(mse)
+                dz_parts.append(dz)
+                n -= piece
+                done += piece
+                if bar is not None:
+                    bar.update(piece)
+                    bar.set_postfix(mse=f"{mse[-1]:.4g}", dz=f"{dz[-1]:.0f}")
+            agent, train_mse, refit = snapshot()
+            cp: dict[str, Any] = {"epoch": int(mark), "train_mse": train_mse}
+            if validation is not None:
+                cp["val_mse"] = action_mse(agent, validation)
+            if callback is not None:
+                cp.update(callback(int(mark), agent) or {})
+            checkpoints.append(cp)
+            if bar is not None:
+                bar.set_postfix({k: f"{v:.4g}" for k, v in cp.items()
+                                 if k != "epoch" and isinstance(v, int | float)})
+            # ranking: callback score (higher better), else validation MSE, else last
+            if "score" in cp:
+                key = float(cp["score"])
+            elif "val_mse" in cp:
+                key = -float(cp["val_mse"])
+            else:
+                key = float(mark)
+            if best is None or key > best[0] or not cfg.keep_best:
+                best = (key, int(mark), agent, refit)
+        if bar is not None:
+            bar.close()
+    assert best is not None
+    _, best_epoch, agent, refit_mse = best
+    mse_all = np.concatenate(mse_parts) if mse_parts else np.zeros(0)
+    dz_all = np.concatenate(dz_parts) if dz_parts else np.zeros(0)
+    agent.meta["best_epoch"] = best_epoch
+    return CloneResult(agent=agent, config=cfg, readout_mse=readout_mse, mse=mse_all,
+                       dz=dz_all, refit_mse=refit_mse, checkpoints=checkpoints,
+                       best_epoch=best_epoch, n_trials=int(M), window=int(T),
+                       wall_time_s=time.perf_counter() - t0)
+
+
+# ------------------------------------------------------------------------------ validation
+def open_loop_actions(agent: Any, demos: Demonstrations) -> list[np.ndarray]:
+    """Actions ``(T_i, O)`` the agent produces on each episode's recorded observations,
+    each episode from the initial state (open loop: its actions do not change the inputs)."""
+    import torch
+
+    demos = _check_demos(demos)
+    agent.check_obs_size(demos.obs_dim, "the demonstrations' observation")
+    obs, _, _, valid = make_windows(demos, None, "repeat")
+    with torch.no_grad():
+        x = agent.transform(torch.as_tensor(obs.reshape(-1, obs.shape[-1]))).reshape(obs.shape)
+        y, _ = agent.network(x)
+    y = y.cpu().numpy()
+    return [y[valid[:, m], m] for m in range(y.shape[1])]
+
+
+def action_mse(agent: Any, demos: Demonstrations) -> float:
+    """Open-loop action MSE (mean over steps and action components) on ``demos``."""
+    preds = open_loop_actions(agent, demos)
+    err = np.concatenate([p - a for p, (_, a, _) in zip(preds, demos.episodes())])
+    return float(np.mean(err.astype(np.float64) ** 2))
+
+
+# ------------------------------------------------------------------------------ DAgger
+Expert = Callable[[np.ndarray, Any], Any]
+
+
+def stateless_expert(fn: Callable[[np.ndarray], Any]) -> Expert:
+    """Adapt a batch expert ``fn(obs (B, obs_dim)) -> actions (B, act_dim)`` (e.g. an MLP
+    policy) to the per-step ``expert(obs, env)`` signature of :func:`dagger`/:func:`rollout`."""
+    def expert(obs: np.ndarray, env: Any) -> np.ndarray:
+        del env
+        return np.asarray(fn(np.asarray(obs, dtype=np.float32)[None]), dtype=np.float32)[0]
+    return expert
+
+
+def _make_env(env_factory: Any, env_kwargs: dict[str, Any] | None = None) -> Any:
+    import gymnasium as gym
+
+    if isinstance(env_factory, str):
+        return gym.make(env_factory, **(env_kwargs or {}))
+    if callable(env_factory):
+        return env_factory()
+    raise TypeError(f"env must be an env id or a factory, got {type(env_factory).__name__}")
+
+
+def rollout(
+    agent: Any,
+    env_factory: Any,
+    expert: Expert,
+    n_episodes: int,
+    seed: int,
+    *,
+    beta: float = 0.0,
+    options_fn: Callable[[int], dict[str, Any] | None] | None = None,
+    hint_fn: Callable[[np.ndarray, Any], Any] | None = None,
+    max_steps: int | None = None,
+    first_index: int = 0,
+) -> tuple[Demonstrations, list[dict[str, Any]]]:
+    """Let the agent act and the expert label every visited state (one DAgger round).
+
+    The episodes run in lockstep (the network on a batch of ``n_episodes`` trials, one env
+    per episode). At each step the env executes the expert's action with probability
+    ``beta`` (drawn per step and episode), else the agent's; the recorded label is always
+    the expert's action for the state.
+
+    Args:
+        agent: the :class:`~goal_rl.agent.SpikingAgent`.
+        env_factory: env id or ``() -> gym.Env`` (episodes must end by themselves, e.g.
+            through ``max_episode_steps``, or pass ``max_steps``).
+        expert: ``expert(obs (obs_dim,), env) -> action (act_dim,)``; the env is passed so a
+            state-based expert can read it (``env.unwrapped``). Wrap a batch policy with
+            :func:`stateless_expert`.
+        n_episodes: episodes to run.
+        seed: episode ``k`` (global index ``first_index + k``) resets with
+            ``seed + first_index + k`` and ``options_fn(first_index + k)``.
+        beta: probability of executing the expert's action.
+        hint_fn: ``hint_fn(obs, env) -> (H,)`` recorded with each label.
+        max_steps: optional cap on episode length.
+
+    Returns:
+        ``(demonstrations, infos)``: the labelled episodes (returns = the rewards actually
+        collected) and the final ``info`` of each episode.
+    """
+    from .agent import torch_threads
+
+    if not 0.0 <= beta <= 1.0:
+        raise ValueError(f"beta must be in [0, 1], got {beta!r}")
+    with torch_threads(agent.device):
+        return _rollout(agent, env_factory, expert, n_episodes, seed, beta, options_fn,
+                        hint_fn, max_steps, first_index)
+
+
+def _rollout(agent: Any, env_factory: Any, expert: Expert, n_episodes: int, seed: int,
+             beta: float, options_fn: Any, hint_fn: Any, max_steps: int | None,
+             first_index: int) -> tuple[Demonstrations, list[dict[str, Any]]]:
+    import torch
+
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), int(first_index), 7]))
+    envs = [_make_env(env_factory) for _ in range(n_episodes)]
+    obs_list, infos = [], []
+    for k, env in enumerate(envs):
+        i = first_index + k
+        o, info = env.reset(seed=int(seed) + i, options=options_fn(i) if options_fn else None)
+        obs_list.append(np.asarray(o, dtype=np.float32).ravel())
+        infos.append(info)
+    agent.check_obs_size(obs_list[0].size, "the env's observation")
+    alive = np.ones(n_episodes, dtype=bool)
+    rec_obs: list[list[np.ndarray]] = [[] for _ in envs]
+    rec_act: list[list[np.ndarray]] = [[] for _ in envs]
+    rec_hint: list[list[np.ndarray]] = [[] for _ in envs]
+    totals = np.zeros(n_episodes)
+    state = agent.initial_state(n_episodes)
+    steps = 0
+    obs_now = np.stack(obs_list)
+    while alive.any():
+        with torch.no_grad():
+            a_agent, state = agent.act(torch.as_tensor(obs_now), state)
+        a_agent = a_agent.cpu().numpy()
+        for k in np.flatnonzero(alive):
+            env = envs[k]
+            label = np.asarray(expert(obs_now[k], env), dtype=np.float32).ravel()
+            rec_obs[k].append(obs_now[k].copy())
+            rec_act[k].append(label)
+            if hint_fn is not None:
+                rec_hint[k].append(np.asarray(hint_fn(obs_now[k], env), np.float32).ravel())
+            action = label if (beta > 0 and rng.random() < beta) else a_agent[k]
+            action = action.reshape(env.action_space.shape).astype(env.action_space.dtype)
+            o, r, term, trunc, info = env.step(action)
+            totals[k] += float(r)
+            obs_now[k] = np.asarray(o, dtype=np.float32).ravel()
+            if term or trunc or (max_steps is not None and steps + 1 >= max_steps):
+                alive[k] = False
+                infos[k] = info
+        steps += 1
+    for env in envs:
+        env.close()
+    starts = np.cumsum([0] + [len(r) for r in rec_obs[:-1]])
+    demo = Demonstrations(
+        observations=np.concatenate([np.stack(r) for r in rec_obs]),
+        actions=np.concatenate([np.stack(r) for r in rec_act]),
+        episode_starts=starts,
+        hints=np.concatenate([np.stack(r) for r in rec_hint]) if hint_fn is not None else None,
+        returns=totals,
+    )
+    return demo, infos
+
+
+@dataclass
+class DaggerResult:
+    """Outcome of :func:`dagger`.
+
+    Attributes:
+        agent: the best agent over all rounds (by ``score``).
+        best_round: its round (0 = trained on the initial demonstrations only).
+        rounds: per round: ``round``, ``score``, ``n_episodes``, ``n_steps`` (training data
+            size), ``beta``, the evaluation dict (``eval``) and the clone summary
+            (``clone``, without the agent).
+        demos: the aggregated demonstrations of the last round.
+    """
+
+    agent: Any
+    best_round: int
+    rounds: list[dict[str, Any]]
+    demos: Demonstrations
+
+    @property
+    def best_score(self) -> float:
+        return float(self.rounds[self.best_round]["score"])
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-able per-round table."""
+        return {"best_round": self.best_round, "best_score": self.best_score,
+                "rounds": self.rounds}
+
+
+def dagger(
+    env_factory: Any,
+    expert: Expert,
+    config: CloneConfig | None = None,
+    *,
+    rounds: int = 3,
+    episodes_per_round: int = 10,
+    seed: int = 0,
+    demos: Demonstrations | None = None,
+    beta: float | Callable[[int], float] = 0.0,
+    options_fn: Callable[[int], dict[str, Any] | None] | None = None,
+    hint_fn: Callable[[np.ndarray, Any], Any] | None = None,
+    evaluate_fn: Callable[[Any], dict[str, Any]] | None = None,
+    score_key: str = "mean_reward",
+    max_steps: int | None = None,
+    clone_kwargs: dict[str, Any] | None = None,
+    progress: bool = True,
+) -> DaggerResult:
+    """DAgger (Ross et al. 2011) with :func:`clone` as the learner.
+
+    Round 0 trains on ``demos`` (or, if ``None``, on ``episodes_per_round`` expert episodes
+    recorded here). Each later round r rolls out the current agent for
+    ``episodes_per_round`` episodes with expert-action probability ``beta`` (a number, or
+    ``beta(r)``), has the expert label every visited state (:func:`rollout`), appends
+    those episodes to the data (:meth:`Demonstrations.concat`) and retrains from scratch
+    with the same config and seed. Every round's agent is evaluated; the best is kept.
+
+    Args:
+        env_factory: env id or ``() -> gym.Env``.
+        expert: ``expert(obs, env) -> action`` for any visited state (see :func:`rollout`).
+        config: clone settings.
+        rounds: DAgger rounds after round 0.
+        episodes_per_round: labelled episodes added per round.
+        seed: base seed; the episode with global index i (counted over the whole run,
+            initial expert episodes first) resets with ``seed + i`` and ``options_fn(i)``.
+        demos: initial demonstrations (their episodes count towards the global index
+            only if recorded here).
+        hint_fn: ``hint_fn(obs, env) -> (H,)`` recorded with the labels (needed when the
+            initial demonstrations have hints).
+        evaluate_fn: ``evaluate_fn(agent) -> dict``; default: :func:`~goal_rl.agent.evaluate`
+            on 10 episodes with seed ``seed + 10**6``.
+        score_key: key of the evaluation dict to maximise.
+        max_steps: optional episode cap for rollouts.
+        clone_kwargs: extra keyword arguments for :func:`clone` (e.g. ``action_low``).
+        progress: progress bars.
+
+    Returns:
+        A :class:`DaggerResult`.
+    """
+    from .agent import evaluate
+    from .demos import record_demonstrations
+
+    cfg = (config if config is not None else CloneConfig()).validate()
+    _check_int("rounds", rounds, 0)
+    _check_int("episodes_per_round", episodes_per_round, 1)
+    clone_kwargs = dict(clone_kwargs or {})
+    beta_fn = beta if callable(beta) else (lambda r: float(beta))
+    if evaluate_fn is None:
+        def evaluate_fn(agent: Any) -> dict[str, Any]:
+            return evaluate(agent, env_factory, 10, seed + 10**6)
+    next_index = 0
+    if demos is None:
+        env = _make_env(env_factory)
+        try:
+            demos = record_demonstrations(env, expert, episodes_per_round, seed,
+                                          max_steps=max_steps, hint_fn=hint_fn,
+                                          options_fn=options_fn)
+        finally:
+            env.close()
+        next_index = episodes_per_round
+    demos = _check_demos(demos)
+    data = demos
+    history: list[dict[str, Any]] = []
+    best_agent, best_score, best_round = None, -math.inf, 0
+    agent: Any = None
+    for r in range(rounds + 1):
+        b = 0.0
+        if r > 0:
+            b = float(beta_fn(r))
+            new, _ = rollout(agent, env_factory, expert,
+                             episodes_per_round, seed, beta=b, options_fn=options_fn,
+                             hint_fn=hint_fn if data.hints is not None else None,
+                             max_steps=max_steps, first_index=next_index)
+            next_index += episodes_per_round
+            data = data.concat(new)
+        res = clone(data, cfg, progress=progress, desc=f"DAgger round {r}", **clone_kwargs)
+        agent = res.agent
+        ev = evaluate_fn(agent)
+        if score_key not in ev:
+            raise ValueError(f"score_key {score_key!r} not in the evaluation result "
+                             f"(keys: {', '.join(sorted(ev))})")
+        score = float(ev[score_key])
+        summary = res.summary()
+        summary.pop("config", None)
+        history.append({"round": r, "score": score, "beta": b, "n_episodes": data.n_episodes,
+                        "n_steps": data.n_steps,
+                        "eval": {k: v for k, v in ev.items() if k != "frames"},
+                        "clone": summary})
+        if score > best_score:
+            best_agent, best_score, best_round = copy.copy(agent), score, r
+    return DaggerResult(agent=best_agent, best_round=best_round, rounds=history, demos=data)
+
+
+
+# ------------------------------------------------------------------------------ generic task
+@dataclass
+class CloneTaskConfig(CloneConfig):
+    """Settings of :class:`ExpertCloningTask`: every :class:`CloneConfig` field plus
+
+    ``n_demos`` expert episodes recorded with seeds ``demo_seed + i`` (or ``demos``: path
+    of a ``.npz`` written by :meth:`Demonstrations.save`, used instead), ``n_eval``
+    evaluation episodes with seeds ``eval_seed + i`` on ``num_envs`` parallel envs,
+    ``dagger_rounds`` DAgger rounds of ``dagger_episodes`` episodes with expert-action
+    probability ``dagger_beta`` (0 rounds: plain cloning), and ``max_steps`` (optional
+    cap on recorded episode length).
+    """
+
+    n_demos: int = 5
+    demo_seed: int = 0
+    demos: str | None = None
+    n_eval: int = 10
+    eval_seed: int = 1000
+    num_envs: int = 1
+    dagger_rounds: int = 0
+    dagger_episodes: int = 5
+    dagger_beta: float = 0.0
+    max_steps: int | None = None
+
+    def validate(self) -> CloneTaskConfig:
+        """Validate the cloning settings and the task settings."""
+        super().validate()
+        for name in ("n_demos", "n_eval", "num_envs", "dagger_episodes"):
+            _check_int(name, getattr(self, name), 1)
+        for name in ("demo_seed", "eval_seed", "dagger_rounds"):
+            _check_int(name, getattr(self, name), 0)
+        if self.max_steps is not None:
+            _check_int("max_steps", self.max_steps, 1)
+        _check_float("dagger_beta", self.dagger_beta, positive=False)
+        if self.dagger_beta > 1:
+            raise ValueError(f"dagger_beta must be in [0, 1], got {self.dagger_beta!r}")
+        return self
+
+    def clone_config(self) -> CloneConfig:
+        """The :class:`CloneConfig` part of these settings."""
+        names = {f.name for f in dataclasses.fields(CloneConfig)}
+        return CloneConfig(**{k: v for k, v in dataclasses.asdict(self).items() if k in names})
+
+
+def load_demos_for(path: str, obs_dim: int, act_dim: int) -> Demonstrations:
+    """Load demonstrations and check their sizes against an env's (ValueError naming both)."""
+    demos = Demonstrations.load(path)
+    if (demos.obs_dim, demos.act_dim) != (obs_dim, act_dim):
+        raise ValueError(f"{path}: demonstrations have obs/act sizes {demos.obs_dim}/"
+                         f"{demos.act_dim} but the env has {obs_dim}/{act_dim}")
+    return demos
+
+
+class ExpertCloningTask:
+    """A closed-loop task: clone ``expert`` on a Gymnasium env and evaluate the agent.
+
+    Implements the task protocol of ``python -m goal_rl train`` (``kind``, ``config``,
+    ``run(out_dir, progress=, plot=) -> metrics``, ``summary(metrics) -> str``).
+
+    Args:
+        name: task name (for messages and files).
+        env_id: Gymnasium id, or a factory ``() -> gym.Env``.
+        expert: ``expert(obs, env) -> action`` (see :func:`rollout`; wrap a batch policy
+            with :func:`stateless_expert`).
+        config: :class:`CloneTaskConfig`.
+        hint_fn: optional ``hint_fn(obs, env) -> (H,)`` target-only inputs.
+        options_fn: reset options of demonstration/DAgger episode ``i``.
+        eval_options_fn: reset options of evaluation episode ``i``.
+        info_keys: final-info keys reported per evaluation episode.
+        env_kwargs: ``gym.make`` keyword arguments.
+    """
+
+    kind = "closed_loop"
+
+    def __init__(self, name: str, env_id: Any, expert: Expert, config: CloneTaskConfig, *,
+                 hint_fn: Callable[[np.ndarray, Any], Any] | None = None,
+                 options_fn: Callable[[int], dict[str, Any] | None] | None = None,
+                 eval_options_fn: Callable[[int], dict[str, Any] | None] | None = None,
+                 info_keys: Sequence[str] = (), env_kwargs: dict[str, Any] | None = None
+                 ) -> None:
+        self.name = name
+        self.env_id = env_id
+        self.expert = expert
+        self.config = config.validate()
+        self.hint_fn = hint_fn
+        self.options_fn = options_fn
+        self.eval_options_fn = eval_options_fn
+        self.info_keys = tuple(info_keys)
+        self.env_kwargs = dict(env_kwargs or {})
+
+    def make_env(self) -> Any:
+        """A fresh env."""
+        return _make_env(self.env_id, self.env_kwargs)
+
+    def _factory(self) -> Any:
+        return self.env_id if not isinstance(self.env_id, str) or not self.env_kwargs \
+            else (lambda: self.make_env())
+
+    def evaluate(self, agent: Any) -> dict[str, Any]:
+        """Closed-loop evaluation on ``n_eval`` episodes (SB3 keys + ``info_keys`` extras)."""
+        from .agent import evaluate
+
+        c = self.config
+        return evaluate(agent, self._factory(), c.n_eval, c.eval_seed,
+                        num_envs=min(c.num_envs, c.n_eval), options_fn=self.eval_options_fn,
+                        info_keys=self.info_keys)
+
+    def demonstrations(self) -> Demonstrations:
+        """The training demonstrations: loaded from ``config.demos`` or recorded."""
+        from .agent import action_size, obs_size
+        from .demos import record_demonstrations
+
+        c = self.config
+        env = self.make_env()
+        try:
+            dims = obs_size(env.observation_space), action_size(env.action_space)
+            if c.demos is not None:
+                return load_demos_for(c.demos, *dims)
+            return record_demonstrations(env, self.expert, c.n_demos, c.demo_seed,
+                                         max_steps=c.max_steps, hint_fn=self.hint_fn,
+                                         options_fn=self.options_fn)
+        finally:
+            env.close()
+
+    def run(self, out_dir: Any = None, *, progress: bool = True, plot: bool = False
+            ) -> dict[str, Any]:
+        """Record (or load) demonstrations, clone (or DAgger), evaluate; save ``agent.pt``
+        (and ``plot.png`` with ``plot``) into ``out_dir``. Returns the metrics."""
+        from pathlib import Path
+
+        c = self.config
+        t0 = time.perf_counter()
+        demos = self.demonstrations()
+        env = self.make_env()
+        space = env.action_space
+        env.close()
+        bounds = {"action_low": getattr(space, "low", None),
+                  "action_high": getattr(space, "high", None)}
+        dag = None
+        if c.dagger_rounds > 0:
+            dag = dagger(self._factory(), self.expert, c.clone_config(), rounds=c.dagger_rounds,
+                         episodes_per_round=c.dagger_episodes, seed=c.demo_seed + c.n_demos,
+                         demos=demos, beta=c.dagger_beta, options_fn=self.options_fn,
+                         hint_fn=self.hint_fn, evaluate_fn=self.evaluate,
+                         max_steps=c.max_steps, clone_kwargs=bounds, progress=progress)
+            agent, res = dag.agent, None
+        else:
+            res = clone(demos, c.clone_config(), progress=progress, desc=self.name, **bounds)
+            agent = res.agent
+        ev = self.evaluate(agent)
+        metrics: dict[str, Any] = {
+            "mean_reward": ev["mean_reward"], "std_reward": ev["std_reward"],
+            "n_eval_episodes": ev["n_eval_episodes"],
+            **{k: v for k, v in ev.items() if k not in ("mean_reward", "std_reward",
+                                                         "n_eval_episodes", "frames")},
+            "expert_mean_return": (float(np.mean(demos.returns))
+                                   if demos.returns is not None else None),
+            "n_demo_episodes": demos.n_episodes, "n_demo_steps": demos.n_steps,
+        }
+        if res is not None:
+            metrics["clone"] = {k: v for k, v in res.summary().items() if k != "config"}
+        if dag is not None:
+            metrics["dagger"] = dag.summary()
+        metrics["config"] = c.to_dict()
+        metrics["total_time_s"] = time.perf_counter() - t0
+        if out_dir is not None:
+            out = Path(out_dir)
+            agent.save(out / "agent.pt")
+            if plot and res is not None:
+                from .cloning_plots import plot_clone_history
+
+                plot_clone_history(res.mse, res.dz, res.checkpoints, ev["episode_returns"],
+                                   out / "plot.png", title=f"{self.name}: mean return "
+                                   f"{ev['mean_reward']:.1f} ± {ev['std_reward']:.1f}")
+        return metrics
+
+    def summary(self, metrics: dict[str, Any]) -> str:
+        """One line for the CLI."""
+        expert = metrics.get("expert_mean_return")
+        exp_txt = f" | expert {expert:.1f}" if expert is not None else ""
+        return (f"{self.name}: mean return {metrics['mean_reward']:.2f} ± "
+                f"{metrics['std_reward']:.2f} over {metrics['n_eval_episodes']} episodes"
+                f"{exp_txt} | wall time {metrics['total_time_s']:.1f} s")

@@ -1,0 +1,159 @@
+"""Figures of the closed-loop (cloning) part: Button & Food runs, rank scans, training
+histories. Matplotlib is imported lazily (Agg unless ``MPLBACKEND`` says otherwise); every
+file is written atomically."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .io import save_figure
+
+
+def _plt() -> Any:
+    import matplotlib
+
+    if "MPLBACKEND" not in os.environ:
+        matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_rank_scan(ranks: Sequence[int], scores: np.ndarray, path: str | os.PathLike, *,
+                   paper: dict[int, float] | None = None, title: str = "") -> Path:
+    """Mean score vs feedback rank R.
+
+    Args:
+        ranks: ``(R,)`` feedback ranks.
+        scores: ``(S, R)`` mean test score per seed and rank (one row per seed).
+        path: PNG to write.
+        paper: optional reference ``{R: score}`` drawn dashed.
+    """
+    plt = _plt()
+    scores = np.atleast_2d(np.asarray(scores, dtype=np.float64))
+    ranks = np.asarray(ranks)
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for row in scores:
+        ax.plot(ranks, row, "o", color="C0", alpha=0.35, ms=4)
+    mean, std = scores.mean(axis=0), scores.std(axis=0)
+    ax.errorbar(ranks, mean, yerr=std if len(scores) > 1 else None, color="C0", marker="o",
+                lw=2, capsize=3, label=f"this package (mean of {len(scores)} seed(s))")
+    if paper:
+        keys = sorted(paper)
+        ax.plot(keys, [paper[k] for k in keys], "k--", marker="s", ms=4, label="paper (Fig 4)")
+    ax.set_xlabel("feedback rank R")
+    ax.set_ylabel("mean score over test angles")
+    ax.set_ylim(bottom=0)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title(title or "score vs rank")
+    try:
+        return save_figure(fig, path)
+    finally:
+        plt.close(fig)
+
+
+def plot_button_food(paths: Sequence[np.ndarray], path_angles: Sequence[float],
+                     test_angles: Sequence[float], test_scores: Sequence[float],
+                     train_angles: Sequence[float], mse: np.ndarray, dz: np.ndarray,
+                     path: str | os.PathLike, *, title: str = "") -> Path:
+    """Three panels: closed-loop paths in the arena, score per test angle, training curve.
+
+    Args:
+        paths: per shown angle, agent positions ``(T_i, 2)`` (arena units).
+        path_angles: the food angles of ``paths`` (degrees).
+        test_angles, test_scores: ``(n_test,)`` angles (degrees) and episode scores.
+        train_angles: demonstration angles (degrees), marked.
+        mse, dz: ``(E,)`` free-run action MSE and spike error per epoch (may be empty).
+        path: PNG to write.
+    """
+    plt = _plt()
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.6))
+    ax = axes[0]
+    cmap = plt.get_cmap("viridis")
+    for k, (p, a) in enumerate(zip(paths, path_angles)):
+        colour = cmap(k / max(len(paths) - 1, 1))
+        rad = np.deg2rad(a)
+        ax.plot(p[:, 0], p[:, 1], color=colour, lw=1.2)
+        ax.add_patch(plt.Circle((0.7 * np.cos(rad), 0.7 * np.sin(rad)), 0.03, color=colour,
+                                alpha=0.5))
+    ax.add_patch(plt.Circle((0.0, -0.2), 0.05, color="red", alpha=0.4))
+    ax.plot(0, 0, "k+")
+    ax.set_aspect("equal")
+    ax.set_xlim(-0.9, 0.9)
+    ax.set_ylim(-0.35, 0.85)
+    ax.set_title("closed-loop paths (button red, food circles)")
+    ax = axes[1]
+    ax.plot(test_angles, test_scores, ".-", lw=0.8)
+    for a in train_angles:
+        ax.axvline(a, color="grey", ls=":", lw=1)
+    ax.axhline(1 / 0.03, color="k", ls="--", lw=0.8)
+    ax.set_xlabel("food angle (deg); dotted: training angles")
+    ax.set_ylabel("episode score (max reward)")
+    ax.set_title(title or "score per test angle")
+    ax = axes[2]
+    if len(mse):
+        epochs = np.arange(1, len(mse) + 1)
+        ax.semilogy(epochs, mse, color="C0", label="free-run action MSE")
+        ax.set_xlabel("recurrent epoch")
+        ax.set_ylabel("MSE", color="C0")
+        ax2 = ax.twinx()
+        ax2.plot(epochs, dz, color="C1", lw=0.8, label="spike error ΔZ")
+        ax2.set_ylabel("ΔZ", color="C1")
+        ax.set_title("GOAL training")
+    else:
+        ax.set_axis_off()
+    fig.tight_layout()
+    try:
+        return save_figure(fig, path)
+    finally:
+        plt.close(fig)
+
+
+def plot_clone_history(mse: np.ndarray, dz: np.ndarray, checkpoints: Sequence[dict[str, Any]],
+                       episode_returns: Sequence[float], path: str | os.PathLike, *,
+                       title: str = "") -> Path:
+    """Generic cloning run: MSE/ΔZ per epoch, checkpoint metrics, evaluation returns.
+
+    Args:
+        mse, dz: ``(E,)`` per recurrent epoch.
+        checkpoints: :attr:`goal_rl.cloning.CloneResult.checkpoints`.
+        episode_returns: closed-loop returns of the final agent.
+        path: PNG to write.
+    """
+    plt = _plt()
+    fig, axes = plt.subplots(1, 3, figsize=(14, 3.8))
+    ax = axes[0]
+    if len(mse):
+        ax.semilogy(np.arange(1, len(mse) + 1), mse, label="free-run MSE (target readout)")
+        ax2 = ax.twinx()
+        ax2.plot(np.arange(1, len(dz) + 1), dz, color="C1", lw=0.8)
+        ax2.set_ylabel("ΔZ", color="C1")
+    ax.set_xlabel("recurrent epoch")
+    ax.set_ylabel("MSE")
+    ax.set_title("GOAL training")
+    ax = axes[1]
+    epochs = [c["epoch"] for c in checkpoints]
+    for key in ("train_mse", "val_mse"):
+        vals = [c.get(key) for c in checkpoints]
+        if any(v is not None for v in vals):
+            ax.plot(epochs, [np.nan if v is None else v for v in vals], "o-", label=key)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("open-loop action MSE (refit readout)")
+    ax.legend(fontsize=8)
+    ax.set_title("checkpoints")
+    ax = axes[2]
+    ax.bar(np.arange(len(episode_returns)), episode_returns, color="C2")
+    ax.set_xlabel("evaluation episode")
+    ax.set_ylabel("return")
+    ax.set_title(title or "closed-loop evaluation")
+    fig.tight_layout()
+    try:
+        return save_figure(fig, path)
+    finally:
+        plt.close(fig)

@@ -1,0 +1,482 @@
+"""Button & Food (SPEC §3b, paper Fig 4): clone a reaching expert that needs memory.
+
+The agent must first touch a button (which it cannot see being pressed: the unlock is not
+observed), then go to the food. A spiking network is trained with GOAL on expert
+demonstrations at 5 training angles and scored in closed loop on 120 test angles.
+
+Expert (``expert="paper"``, the default, as in SPEC §3b): straight to the button centre
+at constant speed, arriving at step ``button_steps`` (30), then straight to the food at
+constant speed, arriving at step ``episode_steps`` (80). As a function of the state
+(so it can label any state for DAgger): before step 30 head for the button centre
+arriving at step 30; after that, if still locked, head for the button at full speed;
+once unlocked, head for the food arriving at step 80; speeds are capped at
+:data:`EXPERT_MAX_SPEED` (3, only reached off course). ``expert="env"`` uses the env's
+own :meth:`~envs.button_food.ButtonFoodEnv.expert_action`, which turns to the food as
+soon as the button unlocks (7 steps before its centre): its path grazes the unlock
+radius (0.047 of 0.05), so a clone that lags slightly never unlocks (measured: far lower
+scores).
+
+Hints (2 inputs, only while generating internal targets): the expert's phase, one-hot
+``[1, 0]`` while heading for the button, ``[0, 1]`` while heading for the food.
+
+Settings are those of :class:`ButtonFoodConfig` (every field can be set with
+``python -m goal_rl train button_food --set key=value``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from goal_rl.cloning import CloneConfig, _check_float, _check_int
+
+__all__ = [
+    "ENV_ID",
+    "PAPER_RANKS",
+    "PAPER_SCORES",
+    "TRAIN_ANGLES",
+    "ButtonFoodConfig",
+    "ButtonFoodTask",
+    "closed_loop_paths",
+    "evaluate_angles",
+    "expert_phase_hint",
+    "make",
+    "paper_expert",
+    "record_angle_demos",
+]
+
+ENV_ID = "goal_rl/ButtonFood-v0"
+TRAIN_ANGLES: tuple[float, ...] = (50.0, 70.0, 90.0, 110.0, 130.0)
+PAPER_RANKS: tuple[int, ...] = (1, 34, 67, 100, 133, 167, 200, 233, 266, 300)
+#: Mean score vs R read from the paper's Fig 4 (SPEC §3b); R >= 200 "≈ 9", R = N: 9.1.
+PAPER_SCORES: dict[int, float] = {1: 0.0, 34: 1.0, 67: 2.4, 100: 4.8, 133: 6.7, 167: 7.8,
+                                  200: 9.0, 233: 9.0, 266: 9.0, 300: 9.1}
+EXPERT_MAX_SPEED = 3.0
+"""Speed cap (per component) of :func:`paper_expert`. On its own path the expert never
+exceeds 1.9; the cap only bounds the corrections it gives in off-course states (DAgger
+labels), which would otherwise reach the env's bound of 10 and dwarf the demonstrations."""
+FOOD_SCORE = 1.0 / 0.03
+"""Score of an episode that reaches the food (reward floor at the food radius)."""
+
+
+# ------------------------------------------------------------------------------ expert
+def paper_expert(obs: Any, env: Any) -> np.ndarray:
+    """The paper's expert as a function of the env state, action ``(2,)`` float32.
+
+    ``obs`` is unused (the expert reads ``env.unwrapped``); see the module docstring.
+    """
+    del obs
+    e = env.unwrapped
+    if e.t < e.button_steps:
+        target, steps_left = e.button, e.button_steps - e.t
+    elif not e.unlocked:
+        target, steps_left = e.button, 1
+    else:
+        target, steps_left = e.food, max(e.episode_steps - e.t, 1)
+    velocity = (target - e.agent) / (steps_left * e.step_scale)
+    peak = float(np.max(np.abs(velocity)))
+    cap = min(EXPERT_MAX_SPEED, e.MAX_SPEED)
+    if peak > cap:
+        velocity = velocity * (cap / peak)
+    return velocity.astype(np.float32)
+
+
+def expert_phase_hint(obs: Any, env: Any) -> np.ndarray:
+    """One-hot phase of :func:`paper_expert`, ``(2,)``: button ``[1, 0]``, food ``[0, 1]``."""
+    del obs
+    e = env.unwrapped
+    to_food = e.t >= e.button_steps and e.unlocked
+    return np.array([0.0, 1.0] if to_food else [1.0, 0.0], dtype=np.float32)
+
+
+def _env_expert(obs: Any, env: Any) -> np.ndarray:
+    del obs
+    return env.unwrapped.expert_action()
+
+
+def _env_hint(obs: Any, env: Any) -> np.ndarray:
+    del obs
+    return env.unwrapped.hint()
+
+
+EXPERTS = {"paper": (paper_expert, expert_phase_hint), "env": (_env_expert, _env_hint)}
+
+
+def _make_env() -> Any:
+    import gymnasium as gym
+
+    import envs  # noqa: F401  (registers goal_rl/ButtonFood-v0)
+
+    return gym.make(ENV_ID)
+
+
+def record_angle_demos(angles: Sequence[float], expert: str = "paper", seed: int = 0) -> Any:
+    """Expert episodes at the given food angles (degrees), with hints.
+
+    Returns:
+        :class:`~goal_rl.demos.Demonstrations`, one episode per angle.
+    """
+    from goal_rl.demos import record_demonstrations
+
+    if expert not in EXPERTS:
+        raise ValueError(f"unknown expert {expert!r}; choose one of {', '.join(EXPERTS)}")
+    act, hint = EXPERTS[expert]
+    env = _make_env()
+    try:
+        return record_demonstrations(env, act, len(angles), seed, hint_fn=hint,
+                                     options_fn=lambda i: {"angle": float(angles[i])})
+    finally:
+        env.close()
+
+
+# ------------------------------------------------------------------------------ evaluation
+def evaluate_angles(agent: Any, angles: Sequence[float], *, num_envs: int = 120, seed: int = 0
+                    ) -> dict[str, Any]:
+    """Closed-loop episodes at fixed food angles (degrees), one per angle.
+
+    Returns:
+        :func:`goal_rl.agent.evaluate`'s dict (``mean_reward`` ... and ``mean_score``,
+        ``episode_score``, ``mean_unlocked``) plus ``angles`` and ``reached_fraction``
+        (share of episodes whose score reached the food, ≈ 33.3).
+    """
+    import envs  # noqa: F401
+    from goal_rl.agent import evaluate
+
+    angles = [float(a) for a in angles]
+    res = evaluate(agent, ENV_ID, len(angles), seed, num_envs=max(1, min(num_envs, len(angles))),
+                   options_fn=lambda i: {"angle": angles[i]}, info_keys=("score", "unlocked"))
+    res["angles"] = angles
+    res["reached_fraction"] = float(np.mean(np.asarray(res["episode_score"])
+                                            >= FOOD_SCORE - 1e-6))
+    return res
+
+
+def closed_loop_paths(agent: Any, angles: Sequence[float]) -> list[np.ndarray]:
+    """Agent positions ``(T_i + 1, 2)`` (start included) of one closed-loop episode per angle."""
+    import torch
+
+    envs_ = [_make_env() for _ in angles]
+    obs = np.stack([e.reset(seed=0, options={"angle": float(a)})[0]
+                    for e, a in zip(envs_, angles)])
+    paths = [[e.unwrapped.agent.copy()] for e in envs_]
+    alive = np.ones(len(angles), dtype=bool)
+    state = None
+    while alive.any():
+        with torch.no_grad():
+            act, state = agent.act(torch.as_tensor(obs), state)
+        act = act.cpu().numpy()
+        for k in np.flatnonzero(alive):
+            o, _, term, trunc, _ = envs_[k].step(act[k])
+            obs[k] = o
+            paths[k].append(envs_[k].unwrapped.agent.copy())
+            alive[k] = not (term or trunc)
+    for e in envs_:
+        e.close()
+    return [np.asarray(p) for p in paths]
+
+
+# ------------------------------------------------------------------------------ config
+@dataclass
+class ButtonFoodConfig(CloneConfig):
+    """Button & Food settings: the cloning settings (SPEC §3b defaults) plus the task's.
+
+    Network defaults (SPEC §3b): N = 300, tau_m = 6, tau_s = 2, tau_o = 10, tau* = 5 (dt =
+    1 ms), sigma_in = 5, sigma_trg = 3, sigma_hint = 5, W_rec starting at 0.
+
+    Task settings:
+        rank: R (``1 <= R <= N``, R < O = 2 allowed), ``"N"`` (= n_rec, the default) or
+            ``"ltts"``/``none`` (diagonal feedback).
+        train_angles: food angles of the demonstrations (degrees).
+        n_test, test_min, test_max: test angles ``linspace(test_min, test_max, n_test)``.
+        expert: ``"paper"`` or ``"env"`` (see the module docstring).
+        ranks: non-empty → rank scan over these R (``seeds`` → repeated per seed).
+        seeds: network seeds of a rank scan (empty: ``seed`` only).
+        dagger_rounds, dagger_episodes, dagger_beta: DAgger (0 rounds: plain cloning);
+            rollout angles are drawn uniformly in ``[test_min, test_max]``.
+        n_val: validation angles (drawn uniformly, not the test grid) used to pick the best
+            DAgger round, and by ``keep_best`` checkpoints.
+        num_envs: parallel envs of the closed-loop evaluation.
+        demos: path of saved demonstrations to train on instead of recording them.
+    """
+
+    n_rec: int = 300
+    tau_m: float = 6.0
+    tau_s: float = 2.0
+    tau_o: float = 10.0
+    tau_star: float | None = 5.0
+    sigma_inp: float = 5.0
+    sigma_trg: float = 3.0
+    sigma_hint: float = 5.0
+    sigma_rec: float = 0.0
+    rank: int | str | None = "N"  # type: ignore[assignment]
+    epochs_rec: int = 500
+    train_angles: tuple[float, ...] = TRAIN_ANGLES
+    n_test: int = 120
+    test_min: float = 30.0
+    test_max: float = 150.0
+    expert: str = "paper"
+    ranks: tuple[int, ...] = ()
+    seeds: tuple[int, ...] = ()
+    dagger_rounds: int = 0
+    dagger_episodes: int = 20
+    dagger_beta: float = 0.0
+    n_val: int = 30
+    num_envs: int = 120
+    demos: str | None = None
+
+    def resolved_rank(self, rank: Any = "config") -> int | None:
+        """``rank`` (default: this config's) as an int or ``None`` (LTTS)."""
+        rank = self.rank if rank == "config" else rank
+        if rank is None or (isinstance(rank, str) and rank.strip().lower() in ("ltts", "none")):
+            return None
+        if isinstance(rank, str):
+            if rank.strip().upper() == "N":
+                return self.n_rec
+            raise ValueError(f"bad value {rank!r} for setting 'rank' (expected an integer, "
+                             "'N' or 'ltts')")
+        return rank
+
+    def clone_config(self, **changes: Any) -> CloneConfig:
+        """The :class:`~goal_rl.cloning.CloneConfig` part (rank resolved), with changes."""
+        names = {f.name for f in dataclasses.fields(CloneConfig)}
+        kw = {f: getattr(self, f) for f in names}
+        kw["rank"] = self.resolved_rank(changes.pop("rank", "config"))
+        kw.update(changes)
+        return CloneConfig(**kw)
+
+    def validate(self) -> ButtonFoodConfig:  # type: ignore[override]
+        """Raise ``ValueError`` naming the first bad setting."""
+        self.clone_config()
+        if not self.train_angles:
+            raise ValueError("train_angles must list at least one angle")
+        for a in (*self.train_angles, self.test_min, self.test_max):
+            _check_float("angle", a, positive=None)
+        if self.test_min > self.test_max:
+            raise ValueError(f"test_min ({self.test_min}) must not exceed test_max "
+                             f"({self.test_max})")
+        for name in ("n_test", "n_val", "num_envs", "dagger_episodes"):
+            _check_int(name, getattr(self, name), 1)
+        _check_int("dagger_rounds", self.dagger_rounds, 0)
+        _check_float("dagger_beta", self.dagger_beta, positive=False)
+        if self.dagger_beta > 1:
+            raise ValueError(f"dagger_beta must be in [0, 1], got {self.dagger_beta}")
+        if self.expert not in EXPERTS:
+            raise ValueError(f"bad value {self.expert!r} for setting 'expert' (expected one "
+                             f"of {', '.join(EXPERTS)})")
+        for r in self.ranks:
+            self.clone_config(rank=r)
+        for s in self.seeds:
+            _check_int("seeds", s, 0)
+        return self
+
+    def test_angles(self) -> np.ndarray:
+        """``(n_test,)`` test angles in degrees."""
+        return np.linspace(self.test_min, self.test_max, self.n_test)
+
+    def val_angles(self) -> np.ndarray:
+        """``(n_val,)`` validation angles: uniform draws (fixed generator, not the test grid)."""
+        rng = np.random.default_rng(np.random.SeedSequence([20_220_622, self.n_val]))
+        return rng.uniform(self.test_min, self.test_max, self.n_val)
+
+
+# ------------------------------------------------------------------------------ task
+class ButtonFoodTask:
+    """The Button & Food task (protocol of ``python -m goal_rl train``)."""
+
+    name = "button_food"
+    kind = "closed_loop"
+
+    def __init__(self, config: ButtonFoodConfig) -> None:
+        self.config = config.validate()
+
+    # -------------------------------------------------------------- pieces
+    def demonstrations(self) -> Any:
+        """Expert demonstrations at ``train_angles`` (or loaded from ``demos``)."""
+        from goal_rl.cloning import load_demos_for
+
+        c = self.config
+        if c.demos is not None:
+            return load_demos_for(c.demos, 80, 2)
+        return record_angle_demos(c.train_angles, c.expert)
+
+    def train(self, demos: Any, *, rank: Any = "config", seed: int | None = None,
+              progress: bool = True) -> dict[str, Any]:
+        """Clone (or DAgger) one agent. Returns ``{"agent", "clone" or "dagger"}``."""
+        from goal_rl.cloning import clone, dagger
+
+        c = self.config
+        changes: dict[str, Any] = {"rank": rank}
+        if seed is not None:
+            changes["seed"] = seed
+        cc = c.clone_config(**changes)
+        bounds = {"action_low": -10.0, "action_high": 10.0}
+        val = c.val_angles()
+        r_txt = "LTTS" if cc.rank is None else cc.rank
+        if c.dagger_rounds == 0:
+            callback = None
+            if c.keep_best:
+                def callback(epoch: int, agent: Any) -> dict[str, Any]:
+                    return {"score": evaluate_angles(agent, val, num_envs=c.num_envs)
+                            ["mean_score"]}
+            res = clone(demos, cc, progress=progress, callback=callback,
+                        desc=f"button_food R={r_txt}", **bounds)
+            return {"agent": res.agent, "clone": res}
+        expert, hint = EXPERTS[c.expert]
+        lo, hi = c.test_min, c.test_max
+        base = cc.seed
+
+        def options_fn(i: int) -> dict[str, Any]:
+            rng = np.random.default_rng(np.random.SeedSequence([base, i, 31]))
+            return {"angle": float(rng.uniform(lo, hi))}
+
+        dag = dagger(_make_env, expert, cc, rounds=c.dagger_rounds,
+                     episodes_per_round=c.dagger_episodes, seed=base, demos=demos,
+                     beta=c.dagger_beta, options_fn=options_fn, hint_fn=hint,
+                     evaluate_fn=lambda a: evaluate_angles(a, val, num_envs=c.num_envs),
+                     score_key="mean_score", clone_kwargs=bounds, progress=progress)
+        return {"agent": dag.agent, "dagger": dag}
+
+    def evaluate(self, agent: Any) -> dict[str, Any]:
+        """Closed-loop score on the test angles."""
+        c = self.config
+        return evaluate_angles(agent, c.test_angles(), num_envs=c.num_envs)
+
+    # -------------------------------------------------------------- run
+    def run(self, out_dir: Any = None, *, progress: bool = True, plot: bool = False
+            ) -> dict[str, Any]:
+        """Train and evaluate (or run a rank scan when ``ranks`` is set); see the module
+        docstring. Files in ``out_dir``: ``agent.pt`` (single run), ``rank_scan.json``
+        (scan), ``button_food.png`` / ``rank_scan.png`` with ``plot``."""
+        t0 = time.perf_counter()
+        demos = self.demonstrations()
+        if self.config.ranks:
+            metrics = self._scan(demos, out_dir, progress, plot)
+        else:
+            metrics = self._single(demos, out_dir, progress, plot)
+        metrics["config"] = dataclasses.asdict(self.config)
+        metrics["total_time_s"] = time.perf_counter() - t0
+        return metrics
+
+    def _single(self, demos: Any, out_dir: Any, progress: bool, plot: bool) -> dict[str, Any]:
+        c = self.config
+        out = self.train(demos, progress=progress)
+        agent = out["agent"]
+        ev = self.evaluate(agent)
+        train_ev = evaluate_angles(agent, c.train_angles, num_envs=c.num_envs)
+        metrics: dict[str, Any] = {
+            "mean_reward": ev["mean_reward"],
+            "std_reward": ev["std_reward"],
+            "n_eval_episodes": ev["n_eval_episodes"],
+            "mean_score": ev["mean_score"],
+            "std_score": ev["std_score"],
+            "reached_fraction": ev["reached_fraction"],
+            "unlocked_fraction": ev["mean_unlocked"],
+            "train_angle_score": train_ev["mean_score"],
+            "rank": c.resolved_rank(),
+            "test_angles": ev["angles"],
+            "episode_score": ev["episode_score"],
+            "episode_returns": ev["episode_returns"],
+            "episode_lengths": ev["episode_lengths"],
+            "eval_steps_per_s": ev["steps_per_s"],
+        }
+        res = out.get("clone")
+        if res is not None:
+            metrics["clone"] = {k: v for k, v in res.summary().items() if k != "config"}
+        if "dagger" in out:
+            metrics["dagger"] = out["dagger"].summary()
+        if out_dir is not None:
+            out_dir = Path(out_dir)
+            agent.save(out_dir / "agent.pt")
+            if plot:
+                from goal_rl.cloning_plots import plot_button_food
+
+                show = np.linspace(c.test_min, c.test_max, 13)
+                mse = res.mse if res is not None else np.zeros(0)
+                dz = res.dz if res is not None else np.zeros(0)
+                plot_button_food(closed_loop_paths(agent, show), show, ev["angles"],
+                                 ev["episode_score"], c.train_angles, mse, dz,
+                                 out_dir / "button_food.png",
+                                 title=f"R={metrics['rank'] or 'LTTS'}: mean score "
+                                       f"{ev['mean_score']:.2f}, reached "
+                                       f"{100 * ev['reached_fraction']:.0f}%")
+        return metrics
+
+    def _scan(self, demos: Any, out_dir: Any, progress: bool, plot: bool) -> dict[str, Any]:
+        from goal_rl.io import write_json
+
+        c = self.config
+        seeds = list(c.seeds) if c.seeds else [c.seed]
+        ranks = [int(c.resolved_rank(r)) for r in c.ranks]
+        rows = []
+        scores = np.full((len(seeds), len(ranks)), np.nan)
+        for i, seed in enumerate(seeds):
+            for j, rank in enumerate(ranks):
+                t0 = time.perf_counter()
+                out = self.train(demos, rank=rank, seed=seed, progress=progress)
+                ev = self.evaluate(out["agent"])
+                scores[i, j] = ev["mean_score"]
+                row = {"rank": rank, "seed": seed, "mean_score": ev["mean_score"],
+                       "std_score": ev["std_score"], "reached_fraction": ev["reached_fraction"],
+                       "unlocked_fraction": ev["mean_unlocked"],
+                       "mean_reward": ev["mean_reward"], "std_reward": ev["std_reward"],
+                       "n_eval_episodes": ev["n_eval_episodes"],
+                       "time_s": time.perf_counter() - t0}
+                if "clone" in out:
+                    row["final_mse"] = float(out["clone"].mse[-1]) if len(out["clone"].mse) \
+                        else float("nan")
+                rows.append(row)
+        mean = scores.mean(axis=0)
+        table = [{"rank": r, "mean_score": float(mean[j]),
+                  "std_over_seeds": float(scores[:, j].std()),
+                  "paper": PAPER_SCORES.get(r)} for j, r in enumerate(ranks)]
+        top = rows[-1]
+        metrics: dict[str, Any] = {
+            # SB3 keys: the last rank of the scan (first seed's run is in "runs")
+            "mean_reward": top["mean_reward"], "std_reward": top["std_reward"],
+            "n_eval_episodes": top["n_eval_episodes"],
+            "ranks": ranks, "seeds": seeds,
+            "mean_score_by_rank": [float(x) for x in mean],
+            "table": table, "runs": rows,
+        }
+        if out_dir is not None:
+            out_dir = Path(out_dir)
+            write_json(out_dir / "rank_scan.json", {"table": table, "runs": rows,
+                                                    "ranks": ranks, "seeds": seeds})
+            if plot:
+                from goal_rl.cloning_plots import plot_rank_scan
+
+                plot_rank_scan(ranks, scores, out_dir / "rank_scan.png",
+                               paper={r: PAPER_SCORES[r] for r in ranks if r in PAPER_SCORES},
+                               title=f"Button & Food: score vs R (N={c.n_rec}, "
+                                     f"{len(seeds)} seed(s))")
+        return metrics
+
+    def summary(self, metrics: dict[str, Any]) -> str:
+        """One line for the CLI."""
+        if "table" in metrics:
+            parts = ", ".join(f"R={row['rank']}: {row['mean_score']:.2f}"
+                              for row in metrics["table"])
+            return (f"button_food rank scan (mean score over {self.config.n_test} test angles)"
+                    f" | {parts} | wall time {metrics['total_time_s']:.1f} s")
+        return (f"button_food R={metrics['rank'] or 'LTTS'} | mean score "
+                f"{metrics['mean_score']:.2f} ± {metrics['std_score']:.2f} over "
+                f"{metrics['n_eval_episodes']} test angles (food reached "
+                f"{100 * metrics['reached_fraction']:.0f}%, train angles "
+                f"{metrics['train_angle_score']:.2f}) | mean return "
+                f"{metrics['mean_reward']:.1f} | wall time {metrics['total_time_s']:.1f} s")
+
+
+def make(**overrides: Any) -> ButtonFoodTask:
+    """Button & Food task with ``overrides`` (strings as typed after ``--set``)."""
+    from tasks.registry import apply_overrides
+
+    return ButtonFoodTask(apply_overrides(ButtonFoodConfig(), overrides, task="button_food"))
+
+
+make.kind = "closed_loop"  # type: ignore[attr-defined]

@@ -1,0 +1,87 @@
+"""The ND-trajectory store-and-recall benchmark (SPEC §3a) as a goal_rl task.
+
+A thin wrapper of :func:`goal_rl.trajectory.train`: the settings are the fields of
+:class:`~goal_rl.config.GoalConfig` (same defaults: N = 150, O = 3, I = 5, T = 150, ...) plus
+``backend``. Example::
+
+    python -m goal_rl train trajectory --set n_rec=150 epochs_rec=1000 rank=3 tau_star=22
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from goal_rl.config import GoalConfig
+
+__all__ = ["TrajectoryTask", "TrajectoryTaskConfig", "make"]
+
+
+@dataclass
+class TrajectoryTaskConfig(GoalConfig):
+    """:class:`~goal_rl.config.GoalConfig` plus ``backend`` (``auto``, ``torch``, ``numpy``)."""
+
+    backend: str = "auto"
+
+    def __post_init__(self) -> None:
+        from goal_rl.trajectory import BACKENDS
+
+        self.validate()
+        if self.backend not in BACKENDS:
+            raise ValueError(f"bad value {self.backend!r} for setting 'backend' (expected "
+                             f"one of {', '.join(BACKENDS)})")
+
+    def goal_config(self) -> GoalConfig:
+        """The plain :class:`~goal_rl.config.GoalConfig` part."""
+        return GoalConfig(**{f.name: getattr(self, f.name) for f in fields(GoalConfig)})
+
+
+class TrajectoryTask:
+    """Open-loop task: train one network, report MSE/ΔZ (protocol of ``goal_rl train``)."""
+
+    name = "trajectory"
+    kind = "open_loop"
+
+    def __init__(self, config: TrajectoryTaskConfig) -> None:
+        self.config = config
+
+    def run(self, out_dir: Any = None, *, progress: bool = True, plot: bool = False
+            ) -> dict[str, Any]:
+        """Train; returns the summary of :class:`goal_rl.trajectory.TrajectoryResult`
+        (``readout_mse``, ``final_mse``, ``final_dz``, ``conv_epoch``, ...). With ``plot``
+        writes ``plot.png`` into ``out_dir``."""
+        from goal_rl.trajectory import train
+
+        cfg = self.config
+        res = train(cfg.goal_config(), progress=progress, backend=cfg.backend)
+        metrics = res.summary()
+        metrics["config"]["backend"] = cfg.backend
+        if plot and out_dir is not None:
+            from goal_rl.plots import plot_trajectory
+
+            g = res.config
+            title = (f"N={g.n_rec} R={'LTTS' if g.rank is None else g.rank} "
+                     f"tau*={g.tau_star_eff:g}: final MSE {res.final_mse:.4f}, "
+                     f"dZ {res.final_dz:.0f}")
+            plot_trajectory(res.target, res.output, res.mse, res.dz, res.spikes,
+                            Path(out_dir) / "plot.png", readout_mse=res.readout_mse,
+                            title=title)
+        return metrics
+
+    def summary(self, metrics: dict[str, Any]) -> str:
+        """The trajectory CLI's summary line."""
+        return (f"wall time {metrics['wall_time_s']:.2f} s | readout-limit MSE "
+                f"{metrics['readout_mse']:.5f} | final MSE {metrics['final_mse']:.5f} | "
+                f"final spike error dZ {metrics['final_dz']:.0f} | converged at epoch "
+                f"{metrics['conv_epoch']}")
+
+
+def make(**overrides: Any) -> TrajectoryTask:
+    """Trajectory task with ``overrides`` (field names of GoalConfig, plus ``backend``)."""
+    from tasks.registry import apply_overrides
+
+    return TrajectoryTask(apply_overrides(TrajectoryTaskConfig(), overrides, task="trajectory"))
+
+
+make.kind = "open_loop"  # type: ignore[attr-defined]

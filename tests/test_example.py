@@ -1,0 +1,52 @@
+"""The custom-task example registers a task and trains it through the generic CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from goal_rl.__main__ import main
+from goal_rl.cli import run_main
+from tasks import registry
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "examples" / "register_custom_task.py"
+SHORT = ["n_rec=40", "epochs_rec=5", "n_demos=1", "n_eval=2", "num_envs=2", "max_steps=150"]
+
+
+@pytest.fixture(autouse=True)
+def restore_registry(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(registry, "_TASKS", dict(registry._TASKS))
+
+
+def test_example_as_plugin(tmp_path, capsys) -> None:
+    code = run_main(main, ["--plugin", str(EXAMPLE), "list"])
+    out = capsys.readouterr().out
+    assert code == 0 and "mountain_car_clone  closed_loop" in out
+    code = run_main(main, ["--plugin", str(EXAMPLE), "train", "mountain_car_clone", "--set",
+                           *SHORT, "--out", str(tmp_path), "--no-progress", "--plot"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert out.startswith("mountain_car_clone: mean return")
+    m = json.loads((tmp_path / "metrics.json").read_text())
+    assert m["n_eval_episodes"] == 2 and {"mean_reward", "std_reward"} <= set(m)
+    assert m["expert_mean_return"] > 80  # the scripted expert reaches the flag
+    assert (tmp_path / "agent.pt").is_file() and (tmp_path / "plot.png").is_file()
+
+
+def test_example_script_subprocess(tmp_path) -> None:
+    env = {**os.environ, "MPLBACKEND": "Agg"}
+    proc = subprocess.run([sys.executable, str(EXAMPLE), "--set", *SHORT, "--out",
+                           str(tmp_path), "--no-progress"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "mountain_car_clone: mean return" in proc.stdout
+    assert json.loads((tmp_path / "metrics.json").read_text())["task"] == "mountain_car_clone"
+    bad = subprocess.run([sys.executable, str(EXAMPLE), "--set", "n_rec=-3"], cwd=tmp_path,
+                         env=env, capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and "n_rec must be an integer >= 1" in bad.stderr

@@ -1,0 +1,138 @@
+"""Tests for ``python -m goal_rl`` (list / train) and its one-line errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from goal_rl.__main__ import main
+from goal_rl.agent import SpikingAgent
+from goal_rl.cli import run_main
+from tasks.button_food import record_angle_demos
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY_BF = ["n_rec=30", "epochs_rec=3", "n_test=4", "train_angles=60,120"]
+
+
+def cli(args: list[str], capsys) -> tuple[int, str, str]:
+    code = run_main(main, args, prog="python -m goal_rl")
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_list_subprocess() -> None:
+    env = {**os.environ, "MPLBACKEND": "Agg"}
+    proc = subprocess.run([sys.executable, "-m", "goal_rl", "list"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.strip().splitlines()
+    names = [ln.split()[0] for ln in lines]
+    assert names == ["button_food", "trajectory", "walker"]
+    assert lines[0].split()[1] == "closed_loop" and lines[1].split()[1] == "open_loop"
+
+
+def test_train_trajectory_writes_metrics(tmp_path, capsys) -> None:
+    code, out, err = cli(["train", "trajectory", "--set", "n_rec=30", "t_seq=40",
+                          "epochs_rec=5", "--seed", "3", "--out", str(tmp_path),
+                          "--no-progress", "--plot"], capsys)
+    assert code == 0, err
+    assert "readout-limit MSE" in out and "final spike error dZ" in out
+    m = json.loads((tmp_path / "metrics.json").read_text())
+    assert m["task"] == "trajectory" and m["kind"] == "open_loop"
+    assert m["config"]["seed"] == 3 and m["epochs_rec"] == 5
+    assert np.isfinite(m["final_mse"]) and (tmp_path / "plot.png").is_file()
+
+
+def test_train_button_food_writes_sb3_metrics_and_agent(tmp_path, capsys) -> None:
+    code, out, err = cli(["train", "button_food", "--set", *TINY_BF, "--device", "cpu",
+                          "--out", str(tmp_path), "--no-progress"], capsys)
+    assert code == 0, err
+    assert out.startswith("button_food R=30 | mean score")
+    m = json.loads((tmp_path / "metrics.json").read_text())
+    for key in ("mean_reward", "std_reward", "n_eval_episodes", "mean_score",
+                "reached_fraction"):
+        assert key in m
+    assert m["n_eval_episodes"] == 4 and m["kind"] == "closed_loop"
+    agent = SpikingAgent.load(tmp_path / "agent.pt")
+    assert (agent.n_inp, agent.n_out, agent.n_rec) == (80, 2, 30)
+
+
+def test_train_with_demos_file(tmp_path, capsys) -> None:
+    path = record_angle_demos((60.0, 120.0)).save(tmp_path / "demos.npz")
+    code, out, err = cli(["train", "button_food", "--set", *TINY_BF[:3], f"demos={path}",
+                          "--no-progress"], capsys)
+    assert code == 0, err
+    assert "mean score" in out
+
+
+def _bad_files(tmp_path: Path) -> dict[str, Path]:
+    corrupt = tmp_path / "corrupt.npz"
+    corrupt.write_bytes(b"PK\x03\x04 definitely not a zip archive")
+    nan = tmp_path / "nan.npz"
+    obs = np.zeros((4, 80), np.float32)
+    obs[2, 5] = np.nan
+    np.savez(nan, observations=obs, actions=np.zeros((4, 2)), episode_starts=np.array([0]))
+    shape = tmp_path / "shape.npz"
+    np.savez(shape, observations=np.zeros((4, 10)), actions=np.zeros((4, 2)),
+             episode_starts=np.array([0]))
+    return {"missing": tmp_path / "missing.npz", "corrupt": corrupt, "nan": nan,
+            "shape": shape}
+
+
+@pytest.mark.parametrize(("case", "args", "message"), [
+    ("unknown task", ["train", "buton_food"], "unknown task 'buton_food'; did you mean "
+                                              "'button_food'?"),
+    ("bad key", ["train", "button_food", "--set", "n_recc=3"],
+     "unknown setting 'n_recc' for task 'button_food' (did you mean 'n_rec'?)"),
+    ("bad value", ["train", "button_food", "--set", "n_rec=many"],
+     "bad value 'many' for setting 'n_rec' (expected int)"),
+    ("no equals", ["train", "button_food", "--set", "n_rec"], "expected KEY=VALUE"),
+    ("bad rank", ["train", "button_food", "--set", "rank=0"], "rank must be an integer >= 1"),
+    ("missing task module", ["train", "walker"], "task 'walker'"),
+    ("missing plugin", ["--plugin", "nope.py", "list"], "plugin file not found"),
+    ("bad command", ["fly"], "invalid choice: 'fly'"),
+])
+def test_bad_input_one_line_exit_2(case, args, message, tmp_path, capsys) -> None:
+    if case == "missing task module":
+        import importlib.util
+
+        if importlib.util.find_spec("tasks.walker") is not None:
+            pytest.skip("tasks.walker has landed")
+    code, out, err = cli(args + (["--out", str(tmp_path / "o")] if args[0] == "train" else []),
+                         capsys)
+    assert code == 2
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert message in err
+    assert not (tmp_path / "o" / "metrics.json").exists()
+
+
+@pytest.mark.parametrize(("kind", "message"), [
+    ("missing", "demonstrations file not found"),
+    ("corrupt", "not a valid demonstrations file"),
+    ("nan", "observations has a non-finite value"),
+    ("shape", "demonstrations have obs/act sizes 10/2 but the env has 80/2"),
+])
+def test_bad_demos_file_one_line_exit_2(kind, message, tmp_path, capsys) -> None:
+    path = _bad_files(tmp_path)[kind]
+    out_dir = tmp_path / "out"
+    code, out, err = cli(["train", "button_food", "--set", *TINY_BF, f"demos={path}",
+                          "--out", str(out_dir), "--no-progress"], capsys)
+    assert code == 2 and message in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert list(out_dir.iterdir()) == []  # nothing written
+
+
+def test_module_entry_exit_code_subprocess(tmp_path) -> None:
+    env = {**os.environ, "MPLBACKEND": "Agg"}
+    proc = subprocess.run([sys.executable, "-m", "goal_rl", "train", "button_food", "--set",
+                           "n_rec=oops"], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == ("python -m goal_rl: error: bad value 'oops' for setting "
+                                   "'n_rec' (expected int)")
