@@ -1,0 +1,95 @@
+"""README results table for BipedalWalker-v3 cloning (SPEC §3c).
+
+Every row is tested on the same seeded episodes (seeds ``eval_seed + i``, default
+1000–1049) and averaged over training seeds. Rows: the expert; the paper-like setting
+(one 400-step demonstration, no DAgger); readout only (W_rec = 0, no GOAL) with DAgger;
+GOAL-trained recurrent weights with DAgger at several (R, τ⋆) points. Run under the
+shared lock::
+
+    flock /tmp/goal_rl_heavy.lock .venv/bin/python benchmarks/walker_results.py \
+        --seeds 0 1 2 --episodes 50 --out runs/walker_results.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from typing import Any
+
+import numpy as np
+
+from goal_rl.io import write_json
+from goal_rl.walker import (
+    WalkerConfig,
+    evaluate_expert_cached,
+    evaluate_walker,
+    train_walker,
+)
+
+
+def rows(n_rec: int) -> list[tuple[str, dict[str, Any]]]:
+    """(label, WalkerConfig overrides) of every table row after the expert."""
+    return [
+        ("paper-like: 1 demo of 400 steps, R=4, τ⋆=1, no DAgger",
+         {"rank": 4, "tau_star": 1.0, "demo_episodes": 1, "demo_max_steps": 400,
+          "dagger_rounds": 0}),
+        ("readout only (W_rec=0), DAgger", {"rank": 0}),
+        ("GOAL R=4, τ⋆=1, DAgger", {"rank": 4, "tau_star": 1.0}),
+        ("GOAL R=4, τ⋆=10, DAgger", {"rank": 4, "tau_star": 10.0}),
+        (f"GOAL R={n_rec}, τ⋆=1, DAgger", {"rank": n_rec, "tau_star": 1.0}),
+        (f"GOAL R={n_rec}, τ⋆=10, DAgger", {"rank": n_rec, "tau_star": 10.0}),
+    ]
+
+
+def _fmt(label: str, r: dict[str, Any]) -> str:
+    return (f"| {label} | {r['mean_reward']:.1f} ± {r['std_reward']:.1f} | "
+            f"{100 * r['success_rate']:.0f}% | {r['mean_length']:.0f} | {r.get('seeds', '-')} |")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--episodes", type=int, default=50)
+    p.add_argument("--eval-seed", type=int, default=1000)
+    p.add_argument("--n-rec", type=int, default=WalkerConfig.n_rec)
+    p.add_argument("--only", type=int, nargs="*", default=None, help="row indices to run")
+    p.add_argument("--out", default="runs/walker_results.json")
+    args = p.parse_args()
+    base = WalkerConfig(n_rec=args.n_rec, eval_episodes=args.episodes,
+                        eval_seed=args.eval_seed)
+    ex = evaluate_expert_cached(base.expert, args.episodes, args.eval_seed)
+    table: list[dict[str, Any]] = [{"label": f"expert ({base.expert})", **{
+        k: ex[k] for k in ("mean_reward", "std_reward", "success_rate", "mean_length")}}]
+    print("| setting | return (mean ± std over all test episodes) | reach end | length | "
+          "seeds |\n|---|---|---|---|---|")
+    print(_fmt(table[0]["label"], table[0]), flush=True)
+    for i, (label, over) in enumerate(rows(args.n_rec)):
+        if args.only is not None and i not in args.only:
+            continue
+        returns, lengths, succ, per_seed, times = [], [], [], [], []
+        for seed in args.seeds:
+            cfg = base.replace(seed=seed, **over)
+            t0 = time.perf_counter()
+            res = train_walker(cfg, progress=False)
+            test = evaluate_walker(res.agent, args.episodes, args.eval_seed)
+            times.append(time.perf_counter() - t0)
+            returns += test["episode_returns"]
+            lengths += test["episode_lengths"]
+            succ += test["episode_success"]
+            per_seed.append({"seed": seed, "mean_reward": test["mean_reward"],
+                             "success_rate": test["success_rate"],
+                             "best_round": res.best_round, "time_s": times[-1]})
+        row = {"label": label, "overrides": over, "mean_reward": float(np.mean(returns)),
+               "std_reward": float(np.std(returns)), "success_rate": float(np.mean(succ)),
+               "mean_length": float(np.mean(lengths)), "per_seed": per_seed,
+               "seeds": len(args.seeds), "mean_time_s": float(np.mean(times)),
+               "seed_means": " / ".join(f"{s['mean_reward']:.0f}" for s in per_seed)}
+        table.append(row)
+        print(_fmt(label, row) + f" per seed {row['seed_means']}, "
+              f"{row['mean_time_s']:.0f} s/run", flush=True)
+        write_json(args.out, {"episodes": args.episodes, "eval_seed": args.eval_seed,
+                              "seeds": args.seeds, "rows": table})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,126 @@
+"""Closed-loop speed of the walker spiking agent (N = 500) on BipedalWalker-v3.
+
+Prints env-only steps/s, agent-only steps/s (network step without env), closed-loop
+steps/s at batch 1, and batched throughput with 8 and 32 vector envs, plus a profile of
+where the batch-1 time goes. Run under the shared lock::
+
+    flock /tmp/goal_rl_heavy.lock .venv/bin/python benchmarks/walker_speed.py [--device cpu]
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import pstats
+import time
+
+import numpy as np
+import torch
+
+from goal_rl.agent import SpikingAgent, evaluate, torch_threads
+from goal_rl.lif import LIFParams
+from goal_rl.network import SpikingNetwork
+from goal_rl.walker import make_env
+
+
+def random_agent(n_rec: int = 500, device: str = "cpu", seed: int = 0) -> SpikingAgent:
+    """An agent with walker-like random weights (speed does not depend on training)."""
+    rng = np.random.default_rng(seed)
+    w = {"w_in": rng.normal(0, 15, (n_rec, 24)), "w_rec": rng.normal(0, 0.1, (n_rec, n_rec)),
+         "w_out": rng.normal(0, 1 / np.sqrt(n_rec), (4, n_rec))}
+    net = SpikingNetwork(w, LIFParams(tau_m=4.0, tau_s=2.0, tau_o=3.0))
+    return SpikingAgent(net, obs_shift=np.zeros(24), obs_scale=np.ones(24), obs_clip=10.0,
+                        action_low=-1.0, action_high=1.0, device=device)
+
+
+def env_only(steps: int = 5000) -> float:
+    """Env steps/s with random actions."""
+    env = make_env()
+    env.reset(seed=0)
+    rng = np.random.default_rng(0)
+    acts = rng.uniform(-1, 1, (steps, 4)).astype(np.float32)
+    t0 = time.perf_counter()
+    for a in acts:
+        _, _, term, trunc, _ = env.step(a)
+        if term or trunc:
+            env.reset()
+    dt = time.perf_counter() - t0
+    env.close()
+    return steps / dt
+
+
+def agent_only(agent: SpikingAgent, steps: int = 5000, batch: int = 1) -> float:
+    """Network steps/s (per trial) without an env."""
+    x = torch.zeros(batch, 24)
+    state = None
+    with torch_threads(agent.device):
+        for _ in range(50):
+            _, state = agent.act(x, state)
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            _, state = agent.act(x, state)
+        if agent.device.type == "cuda":
+            torch.cuda.synchronize()
+    return steps * batch / (time.perf_counter() - t0)
+
+
+def numpy_step_only(agent: SpikingAgent, steps: int = 5000) -> float:
+    """Steps/s of the same batch-1 closed-loop maths in plain NumPy float32 (transform,
+    LIF step without the unused eligibility trace, readout, clip): what a NumPy fast path
+    in ``SpikingAgent.act`` would cost per step."""
+    net, p = agent.network, agent.network.params
+    w_in, w_rec, w_out = (t.cpu().numpy() for t in (net.w_in, net.w_rec, net.w_out))
+    shift = agent.obs_shift.cpu().numpy()
+    scale = agent.obs_scale.cpu().numpy()
+    bm, bs, bo = (np.float32(b) for b in (p.beta_m, p.beta_s, p.beta_o))
+    n = net.n_rec
+    v = np.full(n, p.v0, np.float32)
+    z = np.zeros(n, np.float32)
+    syn = np.zeros(n, np.float32)
+    r = np.zeros(n, np.float32)
+    obs = np.zeros(24, np.float32)
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        x = np.clip((obs - shift) * scale, -10.0, 10.0)
+        syn = bs * syn + (1 - bs) * z
+        cur = w_in @ x + p.bias + w_rec @ syn
+        v = bm * v + (1 - bm) * cur + p.reset * z
+        z = (v > p.theta).astype(np.float32)
+        r = bo * r + (1 - bo) * z
+        np.clip(w_out @ r, -1.0, 1.0)
+    return steps / (time.perf_counter() - t0)
+
+
+def closed_loop(agent: SpikingAgent, n_episodes: int, num_envs: int) -> float:
+    """Agent+env steps/s through :func:`goal_rl.agent.evaluate`."""
+    res = evaluate(agent, make_env, n_episodes, 0, num_envs=num_envs)
+    return float(res["steps_per_s"])
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--n-rec", type=int, default=500)
+    args = p.parse_args()
+    agent = random_agent(args.n_rec, args.device)
+    print(f"N = {args.n_rec}, device {args.device}, torch threads {torch.get_num_threads()}")
+    print(f"env only (random actions)     : {env_only():8.0f} steps/s")
+    print(f"agent only, batch 1           : {agent_only(agent):8.0f} steps/s")
+    print(f"same maths in NumPy, batch 1  : {numpy_step_only(agent):8.0f} steps/s")
+    print(f"closed loop, batch 1          : {closed_loop(agent, 8, 1):8.0f} steps/s")
+    for k in (8, 32):
+        print(f"closed loop, {k:2d} vector envs   : {closed_loop(agent, 2 * k, k):8.0f} steps/s"
+              f"   (agent only, batch {k}: {agent_only(agent, 2000, k):8.0f})")
+    prof = cProfile.Profile()
+    prof.enable()
+    closed_loop(agent, 4, 1)
+    prof.disable()
+    s = io.StringIO()
+    pstats.Stats(prof, stream=s).sort_stats("tottime").print_stats(12)
+    print("\nprofile of the batch-1 closed loop (top 12 by own time):")
+    print("\n".join(s.getvalue().splitlines()[6:22]))
+
+
+if __name__ == "__main__":
+    main()
