@@ -95,6 +95,18 @@ class GoalBatch:
         self.n_rec = self.w_rec.shape[-1]
         self.z: Tensor | None = None  # last free-run raster (T, K, M, N)
         self.z_star: Tensor | None = None
+        # steps between folds of the buffered weight updates (None: choose automatically,
+        # 1: apply every update at once, the plain per-step path); see ``_update_every``
+        self._fold_every: int | None = None
+        # chunked path on the CPU: gather the products from the spikes (None) or use bmm (False)
+        self._sparse_gather: bool | None = None
+        self._fb_cache: tuple[tuple, Tensor] | None = None
+        # spike-gather table of the chunked CPU path (rows [W_recᵀ | Dᵀ]), the
+        # (data_ptr, version) of the w_rec it holds, the D it holds, a fold buffer
+        self._G: Tensor | None = None
+        self._G_w_of: tuple[int, int] | None = None
+        self._G_d_of: Tensor | None = None
+        self._fold_tmp: Tensor | None = None
 
     # ---------------------------------------------------------------- helpers
     def _t(self, a: np.ndarray | Tensor) -> Tensor:
@@ -164,6 +176,9 @@ class GoalBatch:
                 z = Z[t]
                 torch.heaviside(v - theta if theta else v, heav0, out=z)
             return Z
+        fold = self._update_every(current.shape[2], T)
+        if fold > 1:
+            return self._simulate_chunked(current, learn, Z, fold)
         e = torch.zeros_like(v)
         sh = torch.zeros_like(v)
         P, c, Q = learn["P"], learn["c"], learn["Q"]
@@ -205,6 +220,258 @@ class GoalBatch:
             diag.zero_()
         return Z
 
+    # ---------------------------------------------------------------- chunked online update
+    #: fold the buffered updates into ``w_rec`` about every this many steps (measured on the
+    #: 2-core CPU for K = 110, N = 150: 24–32 best, 16 ≈ 10 % slower, 8 ≈ 40 % slower; see
+    #: benchmarks/sweep_speed.py); the chunks of an epoch are made equal (T = 150: 5 × 30)
+    FOLD_EVERY = 32
+    #: use the chunked path from this many recurrent weights (K·N²) on; below it the
+    #: per-step update touches few enough weights to be cheaper than the bookkeeping
+    #: (measured at N = 150: K = 4 per-step 39 vs chunked 41 µs/net-step, K = 10: 25 vs 19)
+    CHUNK_MIN_WEIGHTS = 150_000
+
+    def _update_every(self, M: int, T: int | None = None) -> int:
+        """Steps between writes into ``w_rec`` in a learning epoch of ``T`` steps with ``M``
+        trials per network (1: every step, the plain path)."""
+        if self._fold_every is not None:
+            return max(1, int(self._fold_every))
+        if self.K * self.n_rec ** 2 < self.CHUNK_MIN_WEIGHTS:
+            return 1
+        C = max(2, self.FOLD_EVERY // M)
+        if T is not None:
+            C = T if T <= C else math.ceil(T / round(T / C))
+        return C
+
+    def _feedback_matrix(self, learn: dict) -> Tensor | None:
+        """The whole feedback as one matrix, ``D = Q Qᵀ + diag(c) (K, N, N)``, so that
+        ``g = P_t − D ŝ`` (``None`` without rank feedback: LTTS alone is a scale). Cached for
+        as long as ``learn["Q"]`` and ``learn["c"]`` are the same, unmodified tensors."""
+        Q, c = learn["Q"], learn["c"]
+        if Q is None:
+            return None
+        key = (Q, Q._version, c, c._version if isinstance(c, Tensor) else c)
+        cache = self._fb_cache
+        if cache is None or not all(a is b or not isinstance(a, Tensor) and a == b
+                                    for a, b in zip(cache[0], key)):
+            D = torch.bmm(Q, Q.transpose(1, 2))
+            if c is not None:
+                D.diagonal(dim1=1, dim2=2).add_(c.view(-1, 1) if isinstance(c, Tensor) else c)
+            cache = self._fb_cache = (key, D)
+        return cache[1]
+
+    def _gather_table(self, D: Tensor | None) -> tuple[Tensor, Tensor]:
+        """Row table ``G (K·N, N or 2N)`` for the spike-driven products: row ``k·N + j`` holds
+        column j of network k's ``W_rec`` and, with rank feedback, column j of ``D``, so that
+        ``W z`` and ``D z`` for a binary z are sums of the rows of the units that spiked.
+        Returns ``G`` and its ``W_recᵀ`` block ``(K, N, N)`` (a view). The table persists
+        between epochs; its ``W_recᵀ`` block is refreshed only when ``w_rec`` was changed
+        outside :meth:`simulate`, its ``D`` block when the feedback changed.
+        """
+        K, N, W = self.K, self.n_rec, self.w_rec
+        cols = N if D is None else 2 * N
+        G = self._G
+        if G is None or G.shape != (K * N, cols) or G.dtype != W.dtype or G.device != W.device:
+            G = self._G = W.new_empty((K * N, cols))
+            self._G_w_of = self._G_d_of = None
+        G3 = G.view(K, N, cols)
+        WT = G3[:, :, :N]
+        if self._G_w_of != (W.data_ptr(), W._version):
+            WT.copy_(W.transpose(1, 2))
+        if D is not None and self._G_d_of is not D:
+            G3[:, :, N:].copy_(D.transpose(1, 2))
+            self._G_d_of = D
+        return G, WT
+
+    def _simulate_chunked(self, current: Tensor, learn: dict, Z: Tensor, C: int) -> Tensor:
+        r"""One learning epoch with the weight updates folded into ``w_rec`` every ``C`` steps.
+
+        The update after step t is the rank-M product ``η a_tᵀ e_t`` with rows
+        ``a_t = g_t ⊙ σ'(v_t)`` and ``e_t`` (each ``(K, M, N)``), followed by zeroing the
+        diagonal. Within a chunk that started from weights ``W_0`` the rows are kept in
+        buffers ``A``, ``E`` ``(K, C·M, N)`` and the recurrent current is
+
+        .. math:: W_t s = W_0 s + η\,((s E^\top) A) - η\,(\textstyle\sum_k a_k ⊙ e_k) ⊙ s,
+
+        the last term being the diagonal that the per-step path zeroes. At the end of a chunk
+        (and of the epoch) ``W += η Aᵀ E`` and the diagonal is zeroed: the same weights as the
+        per-step path up to rounding, while ``w_rec`` is read and written once per chunk
+        instead of once per step.
+
+        On the CPU the two large products of a step, ``W_0 s`` and ``D ŝ`` (the feedback
+        as one matrix, see :meth:`_feedback_matrix`), are not computed from scratch: ``s``
+        and ``ŝ`` are exponential traces of the binary spikes, so
+        ``W_0 s_t = β_s W_0 s_{t-1} + (1-β_s) W_0 z_t`` (likewise for ``D ŝ``),
+        and ``W_0 z``, ``D z`` are sums of the table rows (:meth:`_gather_table`) of the
+        units that spiked (≈ 6 % of them), one ``embedding_bag`` per step: a few
+        percent of the bytes of a dense batched product. When a chunk is folded, the two
+        carried products are moved to the new weights with the same low-rank correction.
+        On other devices the products are dense (``bmm``).
+
+        Args:
+            current: feed-forward current ``(T, K, M, N)``.
+            learn: the dict of :meth:`build_feedback`.
+            Z: output raster ``(T, K, M, N)``, filled in place and returned.
+            C: steps per chunk (>= 2).
+        """
+        import torch.nn.functional as F
+
+        p = self.params
+        T, K, M, N = current.shape
+        KM = K * M
+        bm, bs = p.beta_m, p.beta_s
+        theta, reset = p.theta, p.reset
+        W = self.w_rec
+        P, c = learn["P"], learn["c"]
+        Q = learn["Q"]
+        w_star = 1 - learn["beta_star"]  # float or (K, 1, 1)
+        eta = learn["eta"]
+        sparse = current.device.type == "cpu" and self._sparse_gather is not False
+        # ------------------------------------------------------------ operators
+        if sparse:
+            D = self._feedback_matrix(learn)
+            G, WT = self._gather_table(D)
+            diag = WT.diagonal(dim1=1, dim2=2)
+            tmp = self._fold_tmp
+            if tmp is None or tmp.shape != WT.shape or tmp.dtype != WT.dtype:
+                tmp = self._fold_tmp = torch.empty_like(WT)
+            # The spike test and the list of spiking units run in NumPy on views of the same
+            # memory: np.nonzero on a bool array takes ~10 µs for 16 500 units where
+            # torch.nonzero takes ~35 µs and the bool → float copy another ~12 µs.
+            mask = np.empty(current.shape[1:], dtype=bool)
+            Z_np = Z.numpy()
+            # spike (k, m, j) of the flattened raster → table row k·N + j
+            rowmap = None
+            if M > 1:
+                rowmap = (np.arange(K).reshape(K, 1, 1) * N
+                          + np.arange(N).reshape(1, 1, N)).repeat(M, axis=1).reshape(-1)
+            bounds = np.arange(KM) * N  # first flat index of each bag
+            yW = torch.zeros_like(current[0])  # W_0 s
+            yD = torch.zeros_like(current[0]) if D is not None else None  # D ŝ
+            wz = None  # W_0 z of the latest spikes (K, M, N)
+            dzt = None  # D z of the latest spikes (K, M, N)
+        else:
+            D = None
+            W0T = W.transpose(1, 2)
+            diag = W.diagonal(dim1=1, dim2=2)
+            # D = Q Qᵀ as one product reads fewer bytes than two thin ones when 2R > N
+            if Q is not None and 2 * Q.shape[-1] > self.n_rec and not self.cfg.resample:
+                D = self._feedback_matrix(learn)
+        QT = Q.transpose(1, 2) if Q is not None and D is None else None
+        c_apart = c is not None and D is None  # D holds c (LTTS) when it is used
+        need_sh = not (sparse and D is not None)  # the sparse path carries D ŝ instead
+        # ------------------------------------------------------------ state and buffers
+        v = torch.full_like(current[0], p.v0)
+        z = torch.zeros_like(v)
+        s = torch.zeros_like(v)
+        sh = torch.zeros_like(v)
+        cur = torch.empty_like(v)
+        g = torch.empty_like(v)
+        sp = torch.empty_like(v)
+        rows = C * M
+        A = v.new_zeros((K, rows, N))  # rows g ⊙ σ'(v) of the current chunk
+        E = v.new_zeros((K, rows, N))  # rows e (eligibility) of the current chunk
+        dacc = v.new_zeros((K, 1, N))  # Σ a ⊙ e over the chunk: the diagonal to remove
+        e_prev = torch.zeros_like(v)
+        heav0 = current.new_zeros(())
+        if sparse:
+            v_np = v.numpy()
+            mask_flat = mask.reshape(-1)
+        # views used at every step, made once (slicing costs as much as a small op)
+        cur_rows, P_rows, Z_rows = current.unbind(0), P.unbind(0), Z.unbind(0)
+        e_rows = [E[:, i * M:(i + 1) * M] for i in range(C)]
+        a_rows = [A[:, i * M:(i + 1) * M] for i in range(C)]
+        E_head = [E[:, :i * M].transpose(1, 2) for i in range(C + 1)]
+        A_head = [A[:, :i * M] for i in range(C + 1)]
+        w_s, w_m = 1 - bs, 1 - bm
+        j = 0  # step index within the chunk
+        for t in range(T):
+            # traces: s_t, then e_t written straight into the buffer
+            s.lerp_(z, w_s)
+            e_t = e_rows[j]
+            torch.lerp(e_prev, s, w_m, out=e_t)
+            e_prev = e_t
+            # recurrent current W_0 s_t plus the chunk's pending updates
+            if sparse:
+                if wz is not None:
+                    yW.lerp_(wz, w_s)
+                torch.add(cur_rows[t], yW, out=cur)
+            else:
+                torch.baddbmm(cur_rows[t], s, W0T, out=cur)
+            if j:
+                coef = torch.bmm(s, E_head[j])  # (K, M, j·M)
+                torch.baddbmm(cur, coef, A_head[j], alpha=eta, out=cur)
+                cur.addcmul_(dacc, s, value=-eta)
+            # membrane, spikes, target-timescale trace
+            v.lerp_(cur, w_m).add_(z, alpha=reset)
+            z = Z_rows[t]
+            if sparse:
+                np.greater(v_np, theta, out=mask)
+                np.copyto(Z_np[t], mask)
+                idx = mask_flat.nonzero()[0]
+                offsets = torch.from_numpy(np.searchsorted(idx, bounds))
+                if rowmap is not None:
+                    idx = rowmap[idx]
+                gz = F.embedding_bag(torch.from_numpy(idx), G, offsets,
+                                     mode="sum").view(K, M, -1)
+                wz = gz[..., :N]
+                if D is not None:
+                    dzt = gz[..., N:]
+            else:
+                torch.heaviside(v - theta if theta else v, heav0, out=z)
+            if need_sh:
+                sh.lerp_(z, w_star)
+            # error signal g = P_t - c ŝ - Q Qᵀ ŝ
+            if D is not None:
+                if sparse:
+                    yD.lerp_(dzt, w_star)
+                    torch.sub(P_rows[t], yD, out=g)
+                else:
+                    torch.baddbmm(P_rows[t], sh, D, alpha=-1.0, out=g)
+            elif QT is not None:
+                torch.baddbmm(P_rows[t], torch.bmm(sh, Q), QT, alpha=-1.0, out=g)
+            if c_apart:
+                if Q is None:
+                    if isinstance(c, Tensor):
+                        torch.addcmul(P_rows[t], sh, c, value=-1.0, out=g)
+                    else:
+                        torch.add(P_rows[t], sh, alpha=-c, out=g)
+                elif isinstance(c, Tensor):
+                    g.addcmul_(sh, c, value=-1.0)
+                else:
+                    g.sub_(sh, alpha=c)
+            # a_t = g ⊙ σ'(v), σ' = σ(v)(1 - σ(v))
+            torch.sigmoid(v, out=sp)
+            sp.addcmul_(sp, sp, value=-1.0)
+            a_t = a_rows[j]
+            torch.mul(g, sp, out=a_t)
+            if M == 1:
+                dacc.addcmul_(a_t, e_t)
+            else:
+                dacc.add_((a_t * e_t).sum(dim=1, keepdim=True))
+            j += 1
+            if j == C or t == T - 1:
+                At, Et = A_head[j], E_head[j]
+                if sparse:
+                    if t < T - 1:
+                        # carry W_0 s_t and W_0 z_{t+1} over to the folded weights
+                        X = torch.cat([s, z], dim=1)  # (K, 2M, N)
+                        corr = torch.bmm(torch.bmm(X, Et), At)
+                        corr.addcmul_(dacc, X, value=-1.0)
+                        yW.add_(corr[:, :M], alpha=eta)
+                        wz.add_(corr[:, M:], alpha=eta)
+                    # Wᵀ += η Eᵀ A (a product into a buffer, then one add: faster on the CPU
+                    # than an in-place baddbmm_, which loops over the batch)
+                    WT.add_(torch.bmm(Et, At, out=tmp), alpha=eta)
+                else:
+                    W.baddbmm_(At.transpose(1, 2), Et.transpose(1, 2), alpha=eta)
+                diag.zero_()
+                dacc.zero_()
+                j = 0
+        if sparse:
+            W.copy_(WT.transpose(1, 2))
+            self._G_w_of = (W.data_ptr(), W._version)
+        return Z
+
     def internal_targets(self) -> Tensor:
         """Spikes of the untrained networks driven by the teacher, ``z* (T, K, M, N)``."""
         self.z_star = self.simulate(self.teacher_current)
@@ -226,7 +493,10 @@ class GoalBatch:
             N = C.shape[-1]
             lam = self.cfg.ridge * torch.diagonal(C, dim1=1, dim2=2).mean(-1).clamp_min(1e-12)
             A = C + lam.view(-1, 1, 1) * torch.eye(N, dtype=C.dtype, device=C.device)
-            w_out = torch.linalg.solve(A, Yr.transpose(1, 2)).transpose(1, 2)
+            # Cholesky (A is symmetric positive definite): the batched LU solve of this
+            # torch build hangs for N >= 150 once torch.set_num_threads(>= 2) was called
+            chol = torch.linalg.cholesky(A)
+            w_out = torch.cholesky_solve(Yr.transpose(1, 2), chol).transpose(1, 2)
         else:
             w_out = self.w_out.clone()
             lr = self.cfg.out_lr
