@@ -18,7 +18,7 @@ import time
 import numpy as np
 import torch
 
-from goal_rl.agent import SpikingAgent, evaluate, torch_threads
+from goal_rl.agent import SpikingAgent, closed_loop_threads, evaluate, torch_threads
 from goal_rl.lif import LIFParams
 from goal_rl.network import SpikingNetwork
 from goal_rl.walker import make_env
@@ -65,31 +65,18 @@ def agent_only(agent: SpikingAgent, steps: int = 5000, batch: int = 1) -> float:
     return steps * batch / (time.perf_counter() - t0)
 
 
-def numpy_step_only(agent: SpikingAgent, steps: int = 5000) -> float:
-    """Steps/s of the same batch-1 closed-loop maths in plain NumPy float32 (transform,
-    LIF step without the unused eligibility trace, readout, clip): what a NumPy fast path
-    in ``SpikingAgent.act`` would cost per step."""
-    net, p = agent.network, agent.network.params
-    w_in, w_rec, w_out = (t.cpu().numpy() for t in (net.w_in, net.w_rec, net.w_out))
-    shift = agent.obs_shift.cpu().numpy()
-    scale = agent.obs_scale.cpu().numpy()
-    bm, bs, bo = (np.float32(b) for b in (p.beta_m, p.beta_s, p.beta_o))
-    n = net.n_rec
-    v = np.full(n, p.v0, np.float32)
-    z = np.zeros(n, np.float32)
-    syn = np.zeros(n, np.float32)
-    r = np.zeros(n, np.float32)
-    obs = np.zeros(24, np.float32)
-    t0 = time.perf_counter()
-    for _ in range(steps):
-        x = np.clip((obs - shift) * scale, -10.0, 10.0)
-        syn = bs * syn + (1 - bs) * z
-        cur = w_in @ x + p.bias + w_rec @ syn
-        v = bm * v + (1 - bm) * cur + p.reset * z
-        z = (v > p.theta).astype(np.float32)
-        r = bo * r + (1 - bo) * z
-        np.clip(w_out @ r, -1.0, 1.0)
-    return steps / (time.perf_counter() - t0)
+def agent_only_numpy(agent: SpikingAgent, steps: int = 5000, batch: int = 1) -> float:
+    """Network steps/s (per trial) of the NumPy fast path (:meth:`SpikingAgent.act` with a
+    NumPy observation on a CPU agent), without an env."""
+    x = np.zeros((batch, 24), np.float32)
+    state = None
+    with closed_loop_threads(agent):
+        for _ in range(50):
+            _, state = agent.act(x, state)
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            _, state = agent.act(x, state)
+    return steps * batch / (time.perf_counter() - t0)
 
 
 def closed_loop(agent: SpikingAgent, n_episodes: int, num_envs: int) -> float:
@@ -106,8 +93,9 @@ def main() -> None:
     agent = random_agent(args.n_rec, args.device)
     print(f"N = {args.n_rec}, device {args.device}, torch threads {torch.get_num_threads()}")
     print(f"env only (random actions)     : {env_only():8.0f} steps/s")
-    print(f"agent only, batch 1           : {agent_only(agent):8.0f} steps/s")
-    print(f"same maths in NumPy, batch 1  : {numpy_step_only(agent):8.0f} steps/s")
+    print(f"agent only, torch path, b. 1  : {agent_only(agent):8.0f} steps/s")
+    if agent.device.type == "cpu":
+        print(f"agent only, NumPy path, b. 1  : {agent_only_numpy(agent):8.0f} steps/s")
     print(f"closed loop, batch 1          : {closed_loop(agent, 8, 1):8.0f} steps/s")
     for k in (8, 32):
         print(f"closed loop, {k:2d} vector envs   : {closed_loop(agent, 2 * k, k):8.0f} steps/s"

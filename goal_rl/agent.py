@@ -16,11 +16,14 @@ The API follows Stable-Baselines3::
     result = evaluate(agent, "goal_rl/ButtonFood-v0", n_episodes=10, seed=0, num_envs=8)
     result["mean_reward"], result["std_reward"], result["episode_returns"]
 
-:func:`evaluate` converts observations with Gymnasium's own ``NumpyToTorch`` wrappers
-(``gymnasium.wrappers.NumpyToTorch`` for one env, ``gymnasium.wrappers.vector.NumpyToTorch``
-for a vector env), so observations arrive as tensors on the agent's device and the
-network never leaves it. With a vector env, the neuron state of a sub-env is reset when
-that sub-env starts a new episode, following the vector env's autoreset mode.
+:func:`evaluate` and every closed loop of a **CPU** agent run in NumPy
+(:meth:`SpikingAgent.act_numpy`: the same maths without torch's per-operation dispatch,
+several times faster at batch 1). On another device observations are converted with
+Gymnasium's own ``NumpyToTorch`` wrappers (``gymnasium.wrappers.NumpyToTorch`` for one
+env, ``gymnasium.wrappers.vector.NumpyToTorch`` for a vector env), so they arrive as
+tensors on the agent's device and the network never leaves it. With a vector env, the
+neuron state of a sub-env is reset when that sub-env starts a new episode, following the
+vector env's autoreset mode.
 """
 
 from __future__ import annotations
@@ -40,7 +43,8 @@ from .io import atomic_write
 from .lif import LIFParams, LIFState
 from .network import SpikingNetwork
 
-__all__ = ["SpikingAgent", "action_size", "evaluate", "obs_size", "torch_threads"]
+__all__ = ["SpikingAgent", "action_size", "closed_loop_threads", "evaluate", "obs_size",
+           "torch_threads"]
 
 AGENT_FORMAT = "goal_rl.SpikingAgent/1"
 EnvLike = Any  # str env id | gym.Env | gym.vector.VectorEnv | Callable[[], gym.Env]
@@ -78,6 +82,17 @@ def _vector_or_none(value: Any, size: int, name: str) -> Tensor | None:
     if np.isnan(arr).any():
         raise ValueError(f"{name} contains NaN")
     return torch.as_tensor(arr)
+
+
+_NP_DTYPE = {torch.float32: np.float32, torch.float64: np.float64, torch.float16: np.float16}
+
+
+def _torch_state(state: LIFState | None, like: Tensor) -> LIFState | None:
+    """``state`` as tensors on ``like``'s device and dtype (NumPy arrays are converted)."""
+    if state is None or isinstance(state.v, Tensor):
+        return state
+    return LIFState(*(torch.as_tensor(np.asarray(a), device=like.device, dtype=like.dtype)
+                      for a in state))
 
 
 class SpikingAgent:
@@ -189,37 +204,115 @@ class SpikingAgent:
             raise ValueError(f"agent input size mismatch: the network takes {self.n_inp} "
                              f"inputs but {where} has {size} values")
 
-    @torch.no_grad()
-    def act(self, obs: Tensor, state: LIFState | None = None,
-            episode_start: Tensor | np.ndarray | None = None) -> tuple[Tensor, LIFState]:
-        """One closed-loop step on tensors: ``obs (B, I)`` → ``(action (B, O), state)``.
+    def _episode_mask(self, episode_start: Any, batch: int) -> np.ndarray | None:
+        """``episode_start`` as a ``(batch,)`` bool array (``None`` when nothing resets)."""
+        if episode_start is None:
+            return None
+        mask = _numpy(episode_start).astype(bool).reshape(-1)
+        if mask.shape[0] != batch:
+            raise ValueError(f"episode_start has {mask.shape[0]} entries for a batch "
+                             f"of {batch}")
+        return mask if mask.any() else None
 
-        ``episode_start (B,)`` bool: those trials start from the initial state (their old
-        state is discarded) before this observation is processed.
-        """
-        if obs.dim() != 2:
+    def _check_batch(self, obs: Any, state: LIFState | None) -> int:
+        if obs.ndim != 2:
             raise ValueError(f"observations must be (B, {self.n_inp}), got {tuple(obs.shape)}")
         self.check_obs_size(int(obs.shape[-1]))
         batch = int(obs.shape[0])
-        if state is None:
-            state = self.initial_state(batch)
-        elif state.v.shape[0] != batch:
+        if state is not None and state.v.shape[0] != batch:
             raise ValueError(f"state is for {state.v.shape[0]} trials but the observation "
                              f"batch has {batch}")
-        if episode_start is not None:
-            mask = torch.as_tensor(np.asarray(episode_start) if not isinstance(
-                episode_start, Tensor) else episode_start, device=self.device).reshape(-1)
-            if mask.shape[0] != batch:
-                raise ValueError(f"episode_start has {mask.shape[0]} entries for a batch "
-                                 f"of {batch}")
-            if bool(mask.any()):
-                state = self.network.reset_state(state, mask.bool())
+        return batch
+
+    @torch.no_grad()
+    def act(self, obs: Tensor | np.ndarray, state: LIFState | None = None,
+            episode_start: Tensor | np.ndarray | None = None
+            ) -> tuple[Tensor | np.ndarray, LIFState]:
+        """One closed-loop step: ``obs (B, I)`` → ``(action (B, O), state)``.
+
+        A tensor runs the torch step on the agent's device. A NumPy array on a CPU agent
+        runs :meth:`act_numpy` (same maths in NumPy, several times faster at small
+        batches: no per-operation dispatch); on another device it is moved to a tensor and
+        the action comes back as a NumPy array. ``episode_start (B,)`` bool: those trials
+        start from the initial state (their old state is discarded) before this
+        observation is processed.
+        """
+        if isinstance(obs, np.ndarray):
+            if self.device.type == "cpu":
+                return self.act_numpy(obs, state, episode_start)
+            y, state = self.act(torch.as_tensor(obs), _torch_state(state, self.w_rec_ref),
+                                episode_start)
+            return y.cpu().numpy(), state
+        batch = self._check_batch(obs, state)
+        state = _torch_state(state, self.w_rec_ref)
+        if state is None:
+            state = self.initial_state(batch)
+        mask = self._episode_mask(episode_start, batch)
+        if mask is not None:
+            state = self.network.reset_state(state, torch.as_tensor(mask, device=self.device))
         y, state = self.network.step(self.transform(obs), state)
         if self.action_low is not None:
             y = torch.maximum(y, self.action_low)
         if self.action_high is not None:
             y = torch.minimum(y, self.action_high)
         return y, state
+
+    @property
+    def w_rec_ref(self) -> Tensor:
+        """The recurrent weight tensor (its device and dtype are the agent's)."""
+        return self.network.w_rec
+
+    def act_numpy(self, obs: np.ndarray, state: LIFState | None = None,
+                  episode_start: Any = None) -> tuple[np.ndarray, LIFState]:
+        """:meth:`act` in NumPy for a CPU agent: ``obs (B, I)`` → ``(action (B, O), state)``.
+
+        The state is a :class:`~goal_rl.lif.LIFState` of ``(B, N)`` NumPy arrays in the
+        network's dtype (a state of CPU tensors is accepted and converted). The maths is
+        :func:`goal_rl.lif.lif_step` operation by operation, so in float64 the spikes equal
+        the torch path's; in float32 the two can differ by rounding in the products.
+        The weights are read through zero-copy views of the network's CPU tensors, so
+        changes to the network are seen at once.
+        """
+        if self.device.type != "cpu":
+            raise ValueError(f"act_numpy needs a CPU agent, this one is on {self.device}")
+        obs = np.asarray(obs)
+        batch = self._check_batch(obs, state)
+        net, p = self.network, self.network.params
+        dt = _NP_DTYPE[self.dtype]
+        if state is None:
+            state = self.initial_state_numpy(batch)
+        elif isinstance(state.v, Tensor):
+            state = LIFState(*(t.detach().cpu().numpy() for t in state))
+        mask = self._episode_mask(episode_start, batch)
+        if mask is not None:
+            fresh = self.initial_state_numpy(batch)
+            m = mask[:, None]
+            state = LIFState(*(np.where(m, f, s) for f, s in zip(fresh, state)))
+        x = obs.astype(dt, copy=False)
+        if self.obs_shift is not None:
+            x = x - self.obs_shift.numpy()
+        if self.obs_scale is not None:
+            x = x * self.obs_scale.numpy()
+        if self.obs_clip is not None:
+            x = np.clip(x, -self.obs_clip, self.obs_clip)
+        bm, bs, bo = p.beta_m, p.beta_s, p.beta_o
+        s = bs * state.s + (1 - bs) * state.z
+        e = bm * state.e + (1 - bm) * s
+        current = (x @ net.w_in.numpy().T + p.bias) + s @ net.w_rec.numpy().T
+        v = bm * state.v + (1 - bm) * current + p.reset * state.z
+        z = (v > p.theta).astype(dt)
+        r = bo * state.r + (1 - bo) * z
+        y = r @ net.w_out.numpy().T
+        if self.action_low is not None:
+            y = np.maximum(y, self.action_low.numpy())
+        if self.action_high is not None:
+            y = np.minimum(y, self.action_high.numpy())
+        return y, LIFState(v, z, s, e, r)
+
+    def initial_state_numpy(self, batch: int = 1) -> LIFState:
+        """Initial neuron state as ``(batch, N)`` NumPy arrays (see :meth:`act_numpy`)."""
+        zeros = np.zeros((batch, self.n_rec), dtype=_NP_DTYPE[self.dtype])
+        return LIFState(zeros + self.network.params.v0, zeros, zeros, zeros, zeros)
 
     def predict(
         self,
@@ -241,15 +334,16 @@ class SpikingAgent:
         Returns:
             ``(action, state)``: the action ``(O,)`` or ``(B, O)``, a NumPy float32 array
             for NumPy input or a tensor on the agent's device for tensor input, and the new
-            :class:`~goal_rl.lif.LIFState` of ``(B, N)`` tensors.
+            :class:`~goal_rl.lif.LIFState` of ``(B, N)`` tensors (NumPy arrays for
+            NumPy input on a CPU agent, see :meth:`act_numpy`).
         """
         del deterministic
         as_tensor = isinstance(obs, Tensor)
-        x = obs if as_tensor else torch.as_tensor(np.asarray(obs, dtype=np.float32))
-        single = x.dim() == 1
+        x = obs if as_tensor else np.asarray(obs, dtype=np.float32)
+        single = x.ndim == 1
         if single:
-            x = x.unsqueeze(0)
-        if x.dim() != 2:
+            x = x[None]
+        if x.ndim != 2:
             raise ValueError(f"obs must be (I,) or (B, I) with I = {self.n_inp}, got shape "
                              f"{tuple(x.shape)}")
         if episode_start is not None and not isinstance(episode_start, Tensor):
@@ -259,7 +353,7 @@ class SpikingAgent:
             y = y[0]
         if as_tensor:
             return y, state
-        return y.detach().cpu().numpy().astype(np.float32), state
+        return np.asarray(y, dtype=np.float32), state
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | os.PathLike) -> Path:
@@ -490,7 +584,7 @@ def evaluate(
         raise ValueError(f"num_envs must be a positive integer, got {num_envs!r}")
     env_kwargs = dict(env_kwargs or {})
     t0 = time.perf_counter()
-    with torch_threads(agent.device):
+    with closed_loop_threads(agent):
         res = _evaluate_any(agent, env, int(n_episodes), seed, int(num_envs), render,
                             options_fn, info_keys, info_fn, env_kwargs)
     res["wall_time_s"] = time.perf_counter() - t0
@@ -553,26 +647,48 @@ def _env_name(env: Any) -> str:
         type(getattr(env, "unwrapped", env)).__name__
 
 
-def _space_bounds(agent: SpikingAgent, space: Any) -> tuple[Tensor | None, Tensor | None]:
-    """Clip to the action space when the agent has no bounds of its own."""
+def _space_bounds(agent: SpikingAgent, space: Any) -> tuple[Any, Any]:
+    """Clip to the action space when the agent has no bounds of its own (NumPy arrays for
+    a CPU agent, which acts in NumPy, else tensors on its device)."""
     low = getattr(space, "low", None)
     high = getattr(space, "high", None)
     if low is None or high is None:
         return None, None
-    lo = torch.as_tensor(np.asarray(low, dtype=np.float64).reshape(-1), device=agent.device,
-                         dtype=agent.dtype)
-    hi = torch.as_tensor(np.asarray(high, dtype=np.float64).reshape(-1), device=agent.device,
-                         dtype=agent.dtype)
-    return (None if agent.action_low is not None else lo,
-            None if agent.action_high is not None else hi)
+
+    def bound(b: Any) -> Any:
+        arr = np.asarray(b, dtype=np.float64).reshape(-1)
+        if _numpy_loop(agent):
+            return arr.astype(_NP_DTYPE[agent.dtype])
+        return torch.as_tensor(arr, device=agent.device, dtype=agent.dtype)
+
+    return (None if agent.action_low is not None else bound(low),
+            None if agent.action_high is not None else bound(high))
 
 
-def _clip(a: Tensor, lo: Tensor | None, hi: Tensor | None) -> Tensor:
+def _clip(a: Any, lo: Any, hi: Any) -> Any:
+    """Clip a NumPy array or a tensor to optional bounds of the same kind."""
+    lib: Any = np if isinstance(a, np.ndarray) else torch
     if lo is not None:
-        a = torch.maximum(a, lo)
+        a = lib.maximum(a, lo)
     if hi is not None:
-        a = torch.minimum(a, hi)
+        a = lib.minimum(a, hi)
     return a
+
+
+def _numpy_loop(agent: SpikingAgent) -> bool:
+    """Closed loops of a CPU agent run in NumPy (no torch dispatch per step)."""
+    return agent.device.type == "cpu"
+
+
+@contextlib.contextmanager
+def closed_loop_threads(agent: SpikingAgent) -> Iterator[None]:
+    """For closed loops of ``agent`` (a block of :meth:`SpikingAgent.act` calls): one torch
+    thread and single-threaded BLAS: per-step products are too small for
+    threads (the hand-offs cost more than they save)."""
+    from .numpy_backend import single_thread_blas
+
+    with torch_threads(agent.device), single_thread_blas():
+        yield
 
 
 def _evaluate_single(agent: SpikingAgent, env: Any, n_episodes: int, seed: int | None,
@@ -584,7 +700,7 @@ def _evaluate_single(agent: SpikingAgent, env: Any, n_episodes: int, seed: int |
     _check_env_sizes(agent, env.observation_space, env.action_space, name)
     lo, hi = _space_bounds(agent, env.action_space)
     act_shape = tuple(env.action_space.shape)
-    tenv = NumpyToTorch(env, device=agent.device)
+    tenv = env if _numpy_loop(agent) else NumpyToTorch(env, device=agent.device)
     returns: list[float] = []
     lengths: list[int] = []
     extras: dict[str, list[float]] = {}
@@ -593,7 +709,7 @@ def _evaluate_single(agent: SpikingAgent, env: Any, n_episodes: int, seed: int |
         for i in range(n_episodes):
             options = options_fn(i) if options_fn is not None else None
             obs, info = tenv.reset(seed=None if seed is None else int(seed) + i, options=options)
-            state = agent.initial_state(1)
+            state = None
             total, steps = 0.0, 0
             while True:
                 a, state = agent.act(obs.reshape(1, -1), state)
@@ -640,9 +756,9 @@ def _evaluate_vector(agent: SpikingAgent, venv: Any, schedule: list[list[int]] |
         from envs.wrappers import DropObjectInfos
 
         venv = DropObjectInfos(venv)  # final_obs is an object array NumpyToTorch rejects
-    tenv = NumpyToTorch(venv, device=agent.device)
+    tenv = venv if _numpy_loop(agent) else NumpyToTorch(venv, device=agent.device)
     obs, _ = tenv.reset(seed=seed)
-    state = agent.initial_state(n)
+    state = None
     episode_start = np.ones(n, dtype=bool)
     counts = np.zeros(n, dtype=np.int64)
     cur_ret = np.zeros(n)

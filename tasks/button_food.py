@@ -159,8 +159,6 @@ def evaluate_angles(agent: Any, angles: Sequence[float], *, num_envs: int = 120,
 
 def closed_loop_paths(agent: Any, angles: Sequence[float]) -> list[np.ndarray]:
     """Agent positions ``(T_i + 1, 2)`` (start included) of one closed-loop episode per angle."""
-    import torch
-
     envs_ = [_make_env() for _ in angles]
     obs = np.stack([e.reset(seed=0, options={"angle": float(a)})[0]
                     for e, a in zip(envs_, angles)])
@@ -168,9 +166,7 @@ def closed_loop_paths(agent: Any, angles: Sequence[float]) -> list[np.ndarray]:
     alive = np.ones(len(angles), dtype=bool)
     state = None
     while alive.any():
-        with torch.no_grad():
-            act, state = agent.act(torch.as_tensor(obs), state)
-        act = act.cpu().numpy()
+        act, state = agent.act(obs, state)  # NumPy in, NumPy out
         for k in np.flatnonzero(alive):
             o, _, term, trunc, _ = envs_[k].step(act[k])
             obs[k] = o
