@@ -32,6 +32,7 @@ import contextlib
 import math
 import os
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +86,30 @@ def _vector_or_none(value: Any, size: int, name: str) -> Tensor | None:
 
 
 _NP_DTYPE = {torch.float32: np.float32, torch.float64: np.float64, torch.float16: np.float16}
+
+
+@dataclass(frozen=True)
+class _NumpyView:
+    """NumPy views of an agent's CPU tensors for :meth:`SpikingAgent.act_numpy`."""
+
+    w_in: np.ndarray
+    w_rec: np.ndarray
+    w_out: np.ndarray
+    obs_shift: np.ndarray | None
+    obs_scale: np.ndarray | None
+    action_low: np.ndarray | None
+    action_high: np.ndarray | None
+    obs_clip: float | None
+    params: LIFParams
+    dtype: Any
+
+    @property
+    def betas(self) -> tuple[float, float, float]:
+        return self._betas
+
+    def __post_init__(self) -> None:
+        p = self.params
+        object.__setattr__(self, "_betas", (p.beta_m, p.beta_s, p.beta_o))
 
 
 def _torch_state(state: LIFState | None, like: Tensor) -> LIFState | None:
@@ -238,7 +263,7 @@ class SpikingAgent:
         observation is processed.
         """
         if isinstance(obs, np.ndarray):
-            if self.device.type == "cpu":
+            if self._numpy_view() is not None:  # a CPU agent
                 return self.act_numpy(obs, state, episode_start)
             y, state = self.act(torch.as_tensor(obs), _torch_state(state, self.w_rec_ref),
                                 episode_start)
@@ -262,6 +287,28 @@ class SpikingAgent:
         """The recurrent weight tensor (its device and dtype are the agent's)."""
         return self.network.w_rec
 
+    def _numpy_view(self) -> _NumpyView | None:
+        """NumPy views of the weights, transforms and constants (``None`` off the CPU).
+
+        Cached per identity of the tensors: moving the agent or replacing a weight tensor
+        makes a new view, in-place changes are seen through the zero-copy views. (A cached
+        view keeps its tensors alive, so their ids cannot be reused while it exists.)
+        """
+        net = self.network
+        tensors = (net.w_in, net.w_rec, net.w_out, self.obs_shift, self.obs_scale,
+                   self.action_low, self.action_high)
+        key = tuple(map(id, tensors)) + (net.params, self.obs_clip)
+        cache = self.__dict__.get("_np_cache")
+        if cache is not None and cache[0] == key:
+            return cache[1]
+        view = None
+        if net.w_rec.device.type == "cpu":
+            view = _NumpyView(*(None if t is None else t.detach().numpy() for t in tensors),
+                              obs_clip=self.obs_clip, params=net.params,
+                              dtype=_NP_DTYPE[net.w_rec.dtype])
+        self.__dict__["_np_cache"] = (key, view)
+        return view
+
     def act_numpy(self, obs: np.ndarray, state: LIFState | None = None,
                   episode_start: Any = None) -> tuple[np.ndarray, LIFState]:
         """:meth:`act` in NumPy for a CPU agent: ``obs (B, I)`` → ``(action (B, O), state)``.
@@ -271,14 +318,13 @@ class SpikingAgent:
         :func:`goal_rl.lif.lif_step` operation by operation, so in float64 the spikes equal
         the torch path's; in float32 the two can differ by rounding in the products.
         The weights are read through zero-copy views of the network's CPU tensors, so
-        changes to the network are seen at once.
+        in-place changes to the network are seen at once.
         """
-        if self.device.type != "cpu":
+        nv = self._numpy_view()
+        if nv is None:
             raise ValueError(f"act_numpy needs a CPU agent, this one is on {self.device}")
         obs = np.asarray(obs)
         batch = self._check_batch(obs, state)
-        net, p = self.network, self.network.params
-        dt = _NP_DTYPE[self.dtype]
         if state is None:
             state = self.initial_state_numpy(batch)
         elif isinstance(state.v, Tensor):
@@ -288,25 +334,25 @@ class SpikingAgent:
             fresh = self.initial_state_numpy(batch)
             m = mask[:, None]
             state = LIFState(*(np.where(m, f, s) for f, s in zip(fresh, state)))
-        x = obs.astype(dt, copy=False)
-        if self.obs_shift is not None:
-            x = x - self.obs_shift.numpy()
-        if self.obs_scale is not None:
-            x = x * self.obs_scale.numpy()
-        if self.obs_clip is not None:
-            x = np.clip(x, -self.obs_clip, self.obs_clip)
-        bm, bs, bo = p.beta_m, p.beta_s, p.beta_o
+        x = obs.astype(nv.dtype, copy=False)
+        if nv.obs_shift is not None:
+            x = x - nv.obs_shift
+        if nv.obs_scale is not None:
+            x = x * nv.obs_scale
+        if nv.obs_clip is not None:  # (np.clip costs several µs more on small arrays)
+            x = np.minimum(np.maximum(x, -nv.obs_clip), nv.obs_clip)
+        bm, bs, bo = nv.betas
         s = bs * state.s + (1 - bs) * state.z
         e = bm * state.e + (1 - bm) * s
-        current = (x @ net.w_in.numpy().T + p.bias) + s @ net.w_rec.numpy().T
-        v = bm * state.v + (1 - bm) * current + p.reset * state.z
-        z = (v > p.theta).astype(dt)
+        current = (x @ nv.w_in.T + nv.params.bias) + s @ nv.w_rec.T
+        v = bm * state.v + (1 - bm) * current + nv.params.reset * state.z
+        z = (v > nv.params.theta).astype(nv.dtype)
         r = bo * state.r + (1 - bo) * z
-        y = r @ net.w_out.numpy().T
-        if self.action_low is not None:
-            y = np.maximum(y, self.action_low.numpy())
-        if self.action_high is not None:
-            y = np.minimum(y, self.action_high.numpy())
+        y = r @ nv.w_out.T
+        if nv.action_low is not None:
+            y = np.maximum(y, nv.action_low)
+        if nv.action_high is not None:
+            y = np.minimum(y, nv.action_high)
         return y, LIFState(v, z, s, e, r)
 
     def initial_state_numpy(self, batch: int = 1) -> LIFState:
