@@ -82,7 +82,8 @@ class CloneConfig:
     ``rec_lr`` (``None``: 5/sqrt(N)/M for M trials: the M trials' updates are summed, so
     this keeps one epoch's step the size of the core's single-trial default),
     ``epochs_rec`` recurrent epochs, ``ridge`` relative ridge of the readout fits,
-    ``refit_readout`` final refit on free-running spikes.
+    ``refit_readout`` final refit on free-running spikes, ``censored_iters`` iterations of
+    the bound-aware (censored) refit when action bounds are given (0: plain ridge).
 
     Data: ``window`` steps per trial (``None``: the longest episode), ``pad``
     ``"repeat"``/``"drop"`` for short windows, ``use_hints``, ``normalize_obs`` with
@@ -112,6 +113,7 @@ class CloneConfig:
     epochs_rec: int = 500
     ridge: float = GoalConfig.ridge
     refit_readout: bool = True
+    censored_iters: int = 0
     window: int | None = None
     pad: str = "repeat"
     use_hints: bool = True
@@ -132,7 +134,7 @@ class CloneConfig:
         """Raise ``ValueError`` naming the first bad setting; return ``self``."""
         for name in ("n_rec",):
             _check_int(name, getattr(self, name), 1)
-        for name in ("epochs_rec", "eval_every", "seed"):
+        for name in ("epochs_rec", "eval_every", "seed", "censored_iters"):
             _check_int(name, getattr(self, name), 0)
         for name in ("tau_m", "tau_s", "tau_o", "obs_clip", "obs_std_floor"):
             _check_float(name, getattr(self, name), positive=True)
@@ -351,19 +353,46 @@ def _filter(z: np.ndarray, tau: float) -> np.ndarray:
     return out
 
 
-def _ridge_readout(r: np.ndarray, y: np.ndarray, valid: np.ndarray, ridge: float
-                   ) -> tuple[np.ndarray, float]:
+def _ridge_readout(r: np.ndarray, y: np.ndarray, valid: np.ndarray, ridge: float,
+                   low: np.ndarray | None = None, high: np.ndarray | None = None,
+                   iters: int = 0) -> tuple[np.ndarray, float]:
     """Least squares ``W_out r ≈ y`` over the valid steps: ``r (T, M, N)``, ``y (T, M, O)``.
 
     The ridge is relative to the mean diagonal of ``Σ r rᵀ`` (as in the core's readout fit).
-    Returns ``(w_out (O, N), mse)``.
+    With action bounds ``low``/``high`` (``(O,)``) and ``iters > 0`` the fit is *censored*:
+    the agent clips its actions, so a label at a bound is matched by any output beyond
+    that bound. Each iteration replaces such labels by the current output wherever the
+    output already overshoots the bound on the label's side, and solves again (the
+    majorise-minimise iteration of the squared error of the clipped output; the Cholesky
+    factor is reused, so an iteration costs one triangular solve pair). Bang-bang experts
+    (BipedalWalker's are at ±1 on 50–90 % of steps) are fitted far better this way.
+
+    Returns ``(w_out (O, N), mse)``, the MSE of the clipped output when bounds are given.
     """
     rv = r[valid]
     yv = y[valid].astype(np.float64)
     C = rv.T @ rv
     lam = ridge * max(float(np.mean(np.diag(C))), 1e-12)
-    w = np.linalg.solve(C + lam * np.eye(C.shape[0]), rv.T @ yv).T
-    mse = float(np.mean((rv @ w.T - yv) ** 2))
+    chol = np.linalg.cholesky(C + lam * np.eye(C.shape[0]))
+
+    def solve(target: np.ndarray) -> np.ndarray:
+        tmp = np.linalg.solve(chol, rv.T @ target)
+        return np.linalg.solve(chol.T, tmp).T
+
+    w = solve(yv)
+    censored = low is not None and high is not None and iters > 0
+    if censored:
+        lo = np.asarray(low, dtype=np.float64).reshape(1, -1)
+        hi = np.asarray(high, dtype=np.float64).reshape(1, -1)
+        at_lo, at_hi = yv <= lo + 1e-6, yv >= hi - 1e-6
+        for _ in range(iters):
+            pred = rv @ w.T
+            free = (at_hi & (pred > hi)) | (at_lo & (pred < lo))
+            w = solve(np.where(free, pred, yv))
+        out = np.clip(rv @ w.T, lo, hi)
+    else:
+        out = rv @ w.T
+    mse = float(np.mean((out - yv) ** 2))
     return w, mse
 
 
@@ -537,7 +566,8 @@ def clone(
             z = eng.free_run()
             r = _filter(z, cfg.tau_o)
             if cfg.refit_readout:
-                w_out, refit = _ridge_readout(r, act_w, valid, cfg.ridge)
+                w_out, refit = _ridge_readout(r, act_w, valid, cfg.ridge, action_low,
+                                              action_high, cfg.censored_iters)
             train_mse = float(np.mean((np.einsum("tmn,on->tmo", r, w_out)[valid]
                                        - act_w[valid]) ** 2))
             net = SpikingNetwork({"w_in": w_in, "w_rec": eng.w_rec, "w_out": w_out, "u": u},
@@ -607,8 +637,9 @@ def clone(
 
 # ------------------------------------------------------------------------------ validation
 def open_loop_actions(agent: Any, demos: Demonstrations) -> list[np.ndarray]:
-    """Actions ``(T_i, O)`` the agent produces on each episode's recorded observations,
-    each episode from the initial state (open loop: its actions do not change the inputs)."""
+    """Actions ``(T_i, O)`` the agent produces on each episode's recorded observations
+    (clipped to the agent's action bounds), each episode from the initial state (open
+    loop: its actions do not change the inputs)."""
     import torch
 
     demos = _check_demos(demos)
@@ -617,6 +648,10 @@ def open_loop_actions(agent: Any, demos: Demonstrations) -> list[np.ndarray]:
     with torch.no_grad():
         x = agent.transform(torch.as_tensor(obs.reshape(-1, obs.shape[-1]))).reshape(obs.shape)
         y, _ = agent.network(x)
+        if agent.action_low is not None:  # the agent's own clipping, as in closed loop
+            y = torch.maximum(y, agent.action_low)
+        if agent.action_high is not None:
+            y = torch.minimum(y, agent.action_high)
     y = y.cpu().numpy()
     return [y[valid[:, m], m] for m in range(y.shape[1])]
 
@@ -689,11 +724,11 @@ def rollout(
         ``(demonstrations, infos)``: the labelled episodes (returns = the rewards actually
         collected) and the final ``info`` of each episode.
     """
-    from .agent import torch_threads
+    from .agent import closed_loop_threads
 
     if not 0.0 <= beta <= 1.0:
         raise ValueError(f"beta must be in [0, 1], got {beta!r}")
-    with torch_threads(agent.device):
+    with closed_loop_threads(agent):
         return _rollout(agent, env_factory, expert, n_episodes, seed, beta, options_fn,
                         hint_fn, max_steps, first_index)
 
@@ -701,8 +736,6 @@ def rollout(
 def _rollout(agent: Any, env_factory: Any, expert: Expert, n_episodes: int, seed: int,
              beta: float, options_fn: Any, hint_fn: Any, max_steps: int | None,
              first_index: int) -> tuple[Demonstrations, list[dict[str, Any]]]:
-    import torch
-
     rng = np.random.default_rng(np.random.SeedSequence([int(seed), int(first_index), 7]))
     envs = [_make_env(env_factory) for _ in range(n_episodes)]
     obs_list, infos = [], []
@@ -717,13 +750,11 @@ def _rollout(agent: Any, env_factory: Any, expert: Expert, n_episodes: int, seed
     rec_act: list[list[np.ndarray]] = [[] for _ in envs]
     rec_hint: list[list[np.ndarray]] = [[] for _ in envs]
     totals = np.zeros(n_episodes)
-    state = agent.initial_state(n_episodes)
+    state = None
     steps = 0
     obs_now = np.stack(obs_list)
     while alive.any():
-        with torch.no_grad():
-            a_agent, state = agent.act(torch.as_tensor(obs_now), state)
-        a_agent = a_agent.cpu().numpy()
+        a_agent, state = agent.act(obs_now, state)  # NumPy in, NumPy out
         for k in np.flatnonzero(alive):
             env = envs[k]
             label = np.asarray(expert(obs_now[k], env), dtype=np.float32).ravel()

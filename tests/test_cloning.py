@@ -244,3 +244,37 @@ def test_expert_cloning_task_runs_and_saves(tmp_path) -> None:
     assert "mc: mean return" in task.summary(m)
     with pytest.raises(ValueError, match="dagger_beta must be in"):
         CloneTaskConfig(dagger_beta=1.5)
+
+
+# ------------------------------------------------------------------------------ censored refit
+def test_censored_readout_fits_clipped_actions_better() -> None:
+    """Bang-bang labels: the bound-aware refit lowers the error of the clipped output, and a
+    label at a bound is matched by any output beyond it."""
+    from goal_rl.cloning import _ridge_readout
+
+    rng = np.random.default_rng(0)
+    T, M, N = 200, 4, 30
+    r = rng.random((T, M, N))
+    w_true = rng.normal(0, 1.0, (2, N))
+    y = np.clip(np.einsum("tmn,on->tmo", r, w_true), -1.0, 1.0)  # mostly saturated
+    assert np.mean(np.abs(y) == 1.0) > 0.5
+    valid = np.ones((T, M), bool)
+    w_plain, mse_plain = _ridge_readout(r, y, valid, 1e-6)
+    w_cens, mse_cens = _ridge_readout(r, y, valid, 1e-6, -1.0, 1.0, iters=50)
+    clipped = np.clip(np.einsum("tmn,on->tmo", r, w_plain), -1, 1)
+    assert mse_plain == pytest.approx(float(np.mean((r @ w_plain.T - y) ** 2)))
+    assert float(np.mean((clipped - y) ** 2)) > 5 * mse_cens
+    assert mse_cens < 1e-3
+    # no iterations = plain ridge
+    w0, _ = _ridge_readout(r, y, valid, 1e-6, -1.0, 1.0, iters=0)
+    np.testing.assert_allclose(w0, w_plain, atol=1e-10)
+
+
+def test_open_loop_actions_are_clipped_like_the_agent() -> None:
+    demos = toy_demos()
+    res = clone(demos, small_config(epochs_rec=0, censored_iters=10), progress=False,
+                action_low=-0.3, action_high=0.3)
+    preds = np.concatenate(open_loop_actions(res.agent, demos))
+    assert preds.min() >= -0.3 - 1e-7 and preds.max() <= 0.3 + 1e-7
+    assert np.isclose(np.abs(preds), 0.3).mean() > 0.2  # the bounds are reached
+    assert action_mse(res.agent, demos) == pytest.approx(res.refit_mse, rel=0.05, abs=1e-4)

@@ -41,6 +41,18 @@ def trained(small_cfg) -> SpikingAgent:
     return res.agent
 
 
+def test_walker_config_rank_defaults_to_n() -> None:
+    assert wk.WalkerConfig().rank_value == 500
+    cfg = wk.WalkerConfig(n_rec=200).validate()  # the default rank "N" follows n_rec
+    assert cfg.rank_value == 200 and wk.clone_config(cfg).rank == 200
+    assert wk.clone_config(cfg).censored_iters == cfg.censored_iters > 0
+    assert wk.clone_config(wk.WalkerConfig(rank=0)).epochs_rec == 0
+    with pytest.raises(ValueError, match="rank must be an integer 0..N, 'N' or None"):
+        wk.WalkerConfig(rank="M").validate()
+    with pytest.raises(ValueError, match="outside"):
+        wk.WalkerConfig(n_rec=10, rank=11).validate()
+
+
 def test_recording_shapes(demos):
     assert demos.n_episodes == 2
     assert demos.observations.shape == (600, 24)
