@@ -568,8 +568,12 @@ def clone(
             if cfg.refit_readout:
                 w_out, refit = _ridge_readout(r, act_w, valid, cfg.ridge, action_low,
                                               action_high, cfg.censored_iters)
-            train_mse = float(np.mean((np.einsum("tmn,on->tmo", r, w_out)[valid]
-                                       - act_w[valid]) ** 2))
+            out = np.einsum("tmn,on->tmo", r, w_out)[valid]
+            if action_low is not None:  # the agent clips its actions
+                out = np.maximum(out, np.asarray(action_low, dtype=np.float64))
+            if action_high is not None:
+                out = np.minimum(out, np.asarray(action_high, dtype=np.float64))
+            train_mse = float(np.mean((out - act_w[valid]) ** 2))
             net = SpikingNetwork({"w_in": w_in, "w_rec": eng.w_rec, "w_out": w_out, "u": u},
                                  params, meta, dtype=torch.float32)
             agent = SpikingAgent(net, obs_shift=shift, obs_scale=scale, obs_clip=obs_clip,
