@@ -101,15 +101,8 @@ class _NumpyView:
     action_high: np.ndarray | None
     obs_clip: float | None
     params: LIFParams
+    betas: tuple[float, float, float]  # (β_m, β_s, β_o)
     dtype: Any
-
-    @property
-    def betas(self) -> tuple[float, float, float]:
-        return self._betas
-
-    def __post_init__(self) -> None:
-        p = self.params
-        object.__setattr__(self, "_betas", (p.beta_m, p.beta_s, p.beta_o))
 
 
 def _torch_state(state: LIFState | None, like: Tensor) -> LIFState | None:
@@ -305,6 +298,7 @@ class SpikingAgent:
         if net.w_rec.device.type == "cpu":
             view = _NumpyView(*(None if t is None else t.detach().numpy() for t in tensors),
                               obs_clip=self.obs_clip, params=net.params,
+                              betas=(net.params.beta_m, net.params.beta_s, net.params.beta_o),
                               dtype=_NP_DTYPE[net.w_rec.dtype])
         self.__dict__["_np_cache"] = (key, view)
         return view
