@@ -2,9 +2,10 @@
 
 Prints, for a network of N units (default 300) on the Button & Food env:
 
-* network only: ``SpikingAgent.act`` on a fixed observation batch (batch 1 and 8);
-* env + network: :func:`goal_rl.agent.evaluate` on one env (Gymnasium's ``NumpyToTorch``
-  wrapper) and on a ``SyncVectorEnv`` of 8 envs (vector ``NumpyToTorch``).
+* network only: ``SpikingAgent.act`` on a fixed observation batch (batch 1 and 8), for
+  tensors (torch path) and, on the CPU, NumPy arrays (NumPy path);
+* env + network: :func:`goal_rl.agent.evaluate` on one env and on a ``SyncVectorEnv`` of 8
+  envs (NumPy path on the CPU; Gymnasium's ``NumpyToTorch`` wrappers on other devices).
 
 Steps per second count agent steps: one network step for one trial is one step, so a
 batch of 8 advancing once counts 8. Run: ``python benchmarks/agent_speed.py [--n-rec 300]
@@ -17,6 +18,7 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -24,7 +26,12 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 import envs  # noqa: E402, F401  (registers goal_rl/ButtonFood-v0)
-from goal_rl.agent import SpikingAgent, evaluate, torch_threads  # noqa: E402
+from goal_rl.agent import (  # noqa: E402
+    SpikingAgent,
+    closed_loop_threads,
+    evaluate,
+    torch_threads,
+)
 from goal_rl.core import init_weights  # noqa: E402
 from goal_rl.lif import LIFParams  # noqa: E402
 from goal_rl.network import SpikingNetwork  # noqa: E402
@@ -41,9 +48,12 @@ def make_agent(n_rec: int, device: str, seed: int = 0) -> SpikingAgent:
     return SpikingAgent(net, action_low=-10.0, action_high=10.0, device=device)
 
 
-def network_only(agent: SpikingAgent, batch: int, steps: int) -> float:
-    """Agent steps per second of ``act`` alone (observations already on the device)."""
-    obs = torch.rand(batch, agent.n_inp, device=agent.device)
+def network_only(agent: SpikingAgent, batch: int, steps: int, numpy: bool = False) -> float:
+    """Agent steps per second of ``act`` alone: a tensor already on the device (torch
+    path) or, with ``numpy``, a NumPy array (the NumPy path of a CPU agent)."""
+    obs: Any = torch.rand(batch, agent.n_inp, device=agent.device)
+    if numpy:
+        obs = obs.cpu().numpy()
     state = None
     for _ in range(20):  # warm-up
         _, state = agent.act(obs, state)
@@ -78,9 +88,19 @@ def main() -> None:
     print(f"{'measurement':<38}{'agent steps/s':>15}{'µs per step call':>18}")
     with torch_threads(args.device, args.threads):
         rows = [
-            ("network only, batch 1", network_only(agent, 1, args.steps), 1),
-            ("network only, batch 8", network_only(agent, 8, args.steps), 8),
-            ("env + network, 1 env (NumpyToTorch)", with_env(agent, 1, args.episodes), 1),
+            ("network only, torch, batch 1", network_only(agent, 1, args.steps), 1),
+            ("network only, torch, batch 8", network_only(agent, 8, args.steps), 8),
+        ]
+        if agent.device.type == "cpu":
+            with closed_loop_threads(agent):  # single-threaded BLAS, as evaluate uses
+                rows += [
+                    ("network only, NumPy, batch 1", network_only(agent, 1, args.steps, True),
+                     1),
+                    ("network only, NumPy, batch 8", network_only(agent, 8, args.steps, True),
+                     8),
+                ]
+        rows += [
+            ("env + network, 1 env", with_env(agent, 1, args.episodes), 1),
             ("env + network, 8 vector envs", with_env(agent, 8, args.episodes * 4), 8),
         ]
     for name, rate, batch in rows:
