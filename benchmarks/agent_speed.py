@@ -86,7 +86,7 @@ def main() -> None:
     print(f"SpikingAgent N={args.n_rec} on {args.device} (torch {torch.__version__}, "
           f"{args.threads} CPU thread(s)); Button & Food, 80 inputs, 2 actions")
     print(f"{'measurement':<38}{'agent steps/s':>15}{'µs per step call':>18}")
-    with torch_threads(args.device, args.threads):
+    with torch_threads(args.threads, args.device):
         rows = [
             ("network only, torch, batch 1", network_only(agent, 1, args.steps), 1),
             ("network only, torch, batch 8", network_only(agent, 8, args.steps), 8),

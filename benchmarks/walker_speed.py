@@ -54,7 +54,7 @@ def agent_only(agent: SpikingAgent, steps: int = 5000, batch: int = 1) -> float:
     """Network steps/s (per trial) without an env."""
     x = torch.zeros(batch, 24)
     state = None
-    with torch_threads(agent.device):
+    with torch_threads(1, agent.device):
         for _ in range(50):
             _, state = agent.act(x, state)
         t0 = time.perf_counter()

@@ -40,6 +40,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from .core import torch_threads
 from .io import atomic_write
 from .lif import LIFParams, LIFState
 from .network import SpikingNetwork
@@ -49,24 +50,6 @@ __all__ = ["SpikingAgent", "action_size", "closed_loop_threads", "evaluate", "ob
 
 AGENT_FORMAT = "goal_rl.SpikingAgent/1"
 EnvLike = Any  # str env id | gym.Env | gym.vector.VectorEnv | Callable[[], gym.Env]
-
-
-@contextlib.contextmanager
-def torch_threads(device: str | torch.device, n: int = 1) -> Iterator[None]:
-    """Use ``n`` torch threads on the CPU for the block (no change on other devices).
-
-    The per-step products of a closed-loop network are small; on a shared or busy CPU,
-    extra threads cost more in hand-offs than they save.
-    """
-    if torch.device(device).type != "cpu":
-        yield
-        return
-    old = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
 
 
 def _vector_or_none(value: Any, size: int, name: str) -> Tensor | None:
@@ -727,7 +710,7 @@ def closed_loop_threads(agent: SpikingAgent) -> Iterator[None]:
     threads (the hand-offs cost more than they save)."""
     from .numpy_backend import single_thread_blas
 
-    with torch_threads(agent.device), single_thread_blas():
+    with torch_threads(1, agent.device), single_thread_blas():
         yield
 
 

@@ -550,7 +550,7 @@ def clone(
     meta = {"kind": "clone", "config": cfg.to_dict(), "n_trials": int(M), "window": int(T),
             "rec_lr": gcfg.eta}
 
-    with torch_threads(cfg.device):
+    with torch_threads(1, cfg.device):
         eng = _Engine(gcfg, weights, cfg.rank, cfg.tau_star_eff, np.random.default_rng(s_fb),
                       backend)
         eng.set_task(x, act_w, hint_w)

@@ -25,7 +25,6 @@ Python use::
 from __future__ import annotations
 
 import argparse
-import contextlib
 import csv
 import functools
 import io
@@ -34,7 +33,7 @@ import math
 import os
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +41,7 @@ import numpy as np
 
 from .cli import CLIError, OneLineParser, nonneg_int, positive_float, positive_int, run_main
 from .config import GoalConfig, check_rank
+from .core import torch_threads
 
 #: The paper's Figure 2 grid (SPEC §3a); ``None`` is LTTS (diagonal feedback).
 PAPER_RANKS: tuple[int | None, ...] = (3, 19, 35, 52, 68, 84, 101, 117, 133, 150, None)
@@ -115,22 +115,6 @@ def point_key(rank: int | None, tau_star: float, seed: int) -> str:
 
 
 # ---------------------------------------------------------------------------- engine
-@contextlib.contextmanager
-def torch_threads(n: int | None) -> Iterator[None]:
-    """Temporarily set torch's CPU thread count (``None``: leave it)."""
-    import torch
-
-    if n is None:
-        yield
-        return
-    old = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
-
-
 @functools.cache
 def _sweep_batch_class() -> type:
     """``GoalBatch`` with a faster per-epoch :meth:`metrics` (same values up to rounding).

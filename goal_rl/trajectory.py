@@ -14,10 +14,9 @@ or with the typed config: ``train(GoalConfig(n_rec=150, epochs_rec=1000))``.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -35,6 +34,7 @@ from .cli import (
     run_main,
 )
 from .config import FEEDBACK_MODES, PRESETS, READOUT_METHODS, GoalConfig, apply_preset, check_rank
+from .core import torch_threads
 
 #: Defaults under the original code's parameter names (a plain dict, as the original had).
 default: dict[str, Any] = {
@@ -211,21 +211,6 @@ def _config_as_par(cfg: GoalConfig) -> dict[str, Any]:
     return d
 
 
-@contextlib.contextmanager
-def _torch_threads(n: int | None) -> Iterator[None]:
-    import torch
-
-    if n is None:
-        yield
-        return
-    old = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
-
-
 BACKENDS = ("auto", "torch", "numpy")
 
 
@@ -268,7 +253,7 @@ def train(par: Mapping[str, Any] | GoalConfig | None = None, *, progress: bool =
 
         if cfg.device.startswith("cuda") and not torch.cuda.is_available():
             raise ValueError(f"device {cfg.device!r} requested but CUDA is not available")
-        with _torch_threads(1 if cfg.device == "cpu" else None):
+        with torch_threads(1, cfg.device):
             net = GoalBatch(cfg, [weights], [cfg.rank], [cfg.tau_star_eff], [rng_fb])
             net.set_task(x[:, None, None, :], y[:, None, None, :])
             hist = net.train(cfg.epochs_rec, progress=progress, desc=desc)
