@@ -45,8 +45,8 @@ from .io import atomic_write
 from .lif import LIFParams, LIFState
 from .network import SpikingNetwork
 
-__all__ = ["SpikingAgent", "action_size", "closed_loop_threads", "evaluate", "obs_size",
-           "torch_threads"]
+__all__ = ["SpikingAgent", "action_size", "clip_actions", "closed_loop_threads", "evaluate",
+           "obs_size", "torch_threads"]
 
 AGENT_FORMAT = "goal_rl.SpikingAgent/1"
 EnvLike = Any  # str env id | gym.Env | gym.vector.VectorEnv | Callable[[], gym.Env]
@@ -241,27 +241,17 @@ class SpikingAgent:
         if isinstance(obs, np.ndarray):
             if self._numpy_view() is not None:  # a CPU agent
                 return self.act_numpy(obs, state, episode_start)
-            y, state = self.act(torch.as_tensor(obs), _torch_state(state, self.w_rec_ref),
-                                episode_start)
+            y, state = self.act(torch.as_tensor(obs), state, episode_start)
             return y.cpu().numpy(), state
         batch = self._check_batch(obs, state)
-        state = _torch_state(state, self.w_rec_ref)
+        state = _torch_state(state, self.network.w_rec)
         if state is None:
             state = self.initial_state(batch)
         mask = self._episode_mask(episode_start, batch)
         if mask is not None:
             state = self.network.reset_state(state, torch.as_tensor(mask, device=self.device))
         y, state = self.network.step(self.transform(obs), state)
-        if self.action_low is not None:
-            y = torch.maximum(y, self.action_low)
-        if self.action_high is not None:
-            y = torch.minimum(y, self.action_high)
-        return y, state
-
-    @property
-    def w_rec_ref(self) -> Tensor:
-        """The recurrent weight tensor (its device and dtype are the agent's)."""
-        return self.network.w_rec
+        return clip_actions(y, self.action_low, self.action_high), state
 
     def _numpy_view(self) -> _NumpyView | None:
         """NumPy views of the weights, transforms and constants (``None`` off the CPU).
@@ -325,11 +315,7 @@ class SpikingAgent:
         v = bm * state.v + (1 - bm) * current + nv.params.reset * state.z
         z = (v > nv.params.theta).astype(nv.dtype)
         r = bo * state.r + (1 - bo) * z
-        y = r @ nv.w_out.T
-        if nv.action_low is not None:
-            y = np.maximum(y, nv.action_low)
-        if nv.action_high is not None:
-            y = np.minimum(y, nv.action_high)
+        y = clip_actions(r @ nv.w_out.T, nv.action_low, nv.action_high)
         return y, LIFState(v, z, s, e, r)
 
     def initial_state_numpy(self, batch: int = 1) -> LIFState:
@@ -688,8 +674,9 @@ def _space_bounds(agent: SpikingAgent, space: Any) -> tuple[Any, Any]:
             None if agent.action_high is not None else bound(high))
 
 
-def _clip(a: Any, lo: Any, hi: Any) -> Any:
-    """Clip a NumPy array or a tensor to optional bounds of the same kind."""
+def clip_actions(a: Any, lo: Any, hi: Any) -> Any:
+    """Clip a NumPy array or a tensor to optional bounds (``None``: that side unbounded);
+    the bounds broadcast against ``a`` and are of its kind (NumPy-compatible for arrays)."""
     lib: Any = np if isinstance(a, np.ndarray) else torch
     if lo is not None:
         a = lib.maximum(a, lo)
@@ -736,7 +723,7 @@ def _evaluate_single(agent: SpikingAgent, env: Any, n_episodes: int, seed: int |
             total, steps = 0.0, 0
             while True:
                 a, state = agent.act(obs.reshape(1, -1), state)
-                a = _clip(a, lo, hi)[0].reshape(act_shape)
+                a = clip_actions(a, lo, hi)[0].reshape(act_shape)
                 obs, reward, terminated, truncated, info = tenv.step(a)
                 total += float(_scalar(reward))
                 steps += 1
@@ -791,7 +778,8 @@ def _evaluate_vector(agent: SpikingAgent, venv: Any, schedule: list[list[int]] |
     act_shape = (n, *venv.single_action_space.shape)
     while (counts < targets).any():
         a, state = agent.act(obs.reshape(n, -1), state, episode_start)
-        obs, reward, terminated, truncated, info = tenv.step(_clip(a, lo, hi).reshape(act_shape))
+        a = clip_actions(a, lo, hi).reshape(act_shape)
+        obs, reward, terminated, truncated, info = tenv.step(a)
         reward = _numpy(reward).astype(np.float64).reshape(n)
         done = (_numpy(terminated) | _numpy(truncated)).astype(bool).reshape(n)
         # which sub-envs really stepped (in NEXT_STEP mode, the ones done last time reset)

@@ -497,7 +497,7 @@ def clone(
     """
     import torch
 
-    from .agent import SpikingAgent, torch_threads
+    from .agent import SpikingAgent, clip_actions, torch_threads
     from .core import init_weights
     from .lif import LIFParams
     from .network import SpikingNetwork
@@ -568,11 +568,8 @@ def clone(
             if cfg.refit_readout:
                 w_out, refit = _ridge_readout(r, act_w, valid, cfg.ridge, action_low,
                                               action_high, cfg.censored_iters)
-            out = np.einsum("tmn,on->tmo", r, w_out)[valid]
-            if action_low is not None:  # the agent clips its actions
-                out = np.maximum(out, np.asarray(action_low, dtype=np.float64))
-            if action_high is not None:
-                out = np.minimum(out, np.asarray(action_high, dtype=np.float64))
+            out = clip_actions(np.einsum("tmn,on->tmo", r, w_out)[valid],  # as the agent acts
+                               action_low, action_high)
             train_mse = float(np.mean((out - act_w[valid]) ** 2))
             net = SpikingNetwork({"w_in": w_in, "w_rec": eng.w_rec, "w_out": w_out, "u": u},
                                  params, meta, dtype=torch.float32)
@@ -646,16 +643,15 @@ def open_loop_actions(agent: Any, demos: Demonstrations) -> list[np.ndarray]:
     loop: its actions do not change the inputs)."""
     import torch
 
+    from .agent import clip_actions
+
     demos = _check_demos(demos)
     agent.check_obs_size(demos.obs_dim, "the demonstrations' observation")
     obs, _, _, valid = make_windows(demos, None, "repeat")
     with torch.no_grad():
         x = agent.transform(torch.as_tensor(obs.reshape(-1, obs.shape[-1]))).reshape(obs.shape)
         y, _ = agent.network(x)
-        if agent.action_low is not None:  # the agent's own clipping, as in closed loop
-            y = torch.maximum(y, agent.action_low)
-        if agent.action_high is not None:
-            y = torch.minimum(y, agent.action_high)
+        y = clip_actions(y, agent.action_low, agent.action_high)  # as in closed loop
     y = y.cpu().numpy()
     return [y[valid[:, m], m] for m in range(y.shape[1])]
 
