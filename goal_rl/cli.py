@@ -22,14 +22,15 @@ class OneLineParser(argparse.ArgumentParser):
 
 def run_main(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None = None,
              prog: str = "goal_rl") -> int:
-    """Run ``main(argv)``; turn user errors into one line on stderr and exit code 2."""
+    """Run ``main(argv)``; turn user errors into one line on stderr and exit code 2 (a
+    message spanning lines, e.g. naming a path with a newline, is folded onto one)."""
     try:
         return main(argv)
     except SystemExit as exc:  # argparse errors (already reported) and --help
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
     except (CLIError, ValueError, FileNotFoundError, KeyError, PermissionError) as exc:
         msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        sys.stderr.write(f"{prog}: error: {msg}\n")
+        sys.stderr.write(f"{prog}: error: {' '.join(str(msg).split())}\n")
         return 2
     except KeyboardInterrupt:
         sys.stderr.write(f"{prog}: interrupted\n")

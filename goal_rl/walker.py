@@ -676,19 +676,9 @@ def _main(argv: Sequence[str] | None) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; user errors → one line on stderr, exit code 2."""
-    from .cli import CLIError
+    from .cli import run_main
 
-    try:
-        return _main(argv)
-    except SystemExit as exc:
-        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
-    except (CLIError, ValueError, FileNotFoundError, PermissionError, KeyError) as exc:
-        msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        sys.stderr.write(f"{PROG}: error: {' '.join(str(msg).split())}\n")
-        return 2
-    except KeyboardInterrupt:
-        sys.stderr.write(f"{PROG}: interrupted\n")
-        return 130
+    return run_main(_main, argv, PROG)
 
 
 if __name__ == "__main__":
