@@ -149,7 +149,8 @@ def test_cli_demos_end_to_end(demos, tmp_path):
     path = demos.save(tmp_path / "demos.npz")
     out = tmp_path / "run"
     cmd = [sys.executable, "-m", "goal_rl.walker", "--demos", str(path), "--n-rec", "100",
-           "--epochs", "1", "--eval-episodes", "2", "--out", str(out), "--no-progress"]
+           "--epochs", "1", "--select-episodes", "2", "--eval-episodes", "2", "--out", str(out),
+           "--no-progress"]
     proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=120,
                           env={"MPLBACKEND": "Agg", "PATH": "/usr/bin:/bin"})
     assert proc.returncode == 0, proc.stderr
@@ -159,4 +160,5 @@ def test_cli_demos_end_to_end(demos, tmp_path):
     m = json.loads((out / "metrics.json").read_text())
     assert m["n_eval_episodes"] == 2 and m["expert_mean_reward"] is None
     assert {"mean_reward", "std_reward", "success_rate", "history"} <= set(m)
+    assert m["config"]["select_episodes"] == 2 and m["config"]["epochs_rec"] == 1
     assert (out / "agent.pt").is_file() and (out / "walker_raster.png").is_file()
