@@ -8,11 +8,15 @@ shared lock::
 
     flock /tmp/goal_rl_heavy.lock .venv/bin/python benchmarks/walker_results.py \
         --seeds 0 1 2 --episodes 50 --out runs/walker_results.json
+
+Seeds run in separate processes (one per core) are pooled per row afterwards with
+``--pool runs/a.json runs/b.json``.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from typing import Any
 
@@ -46,6 +50,37 @@ def _fmt(label: str, r: dict[str, Any]) -> str:
             f"{100 * r['success_rate']:.0f}% | {r['mean_length']:.0f} | {r.get('seeds', '-')} |")
 
 
+def pool(paths: list[str]) -> None:
+    """Print the table of several result files, pooling each row's test episodes."""
+    merged: dict[str, dict[str, Any]] = {}
+    for path in paths:
+        with open(path) as f:
+            for row in json.load(f)["rows"]:
+                if "episode_returns" not in row:  # the expert row
+                    merged.setdefault(row["label"], row)
+                    continue
+                m = merged.setdefault(row["label"], {"label": row["label"], "per_seed": [],
+                                                     "episode_returns": [],
+                                                     "episode_lengths": [],
+                                                     "episode_success": [], "times": []})
+                m["per_seed"] += row["per_seed"]
+                m["times"] += [s["time_s"] for s in row["per_seed"]]
+                for k in ("episode_returns", "episode_lengths", "episode_success"):
+                    m[k] += row[k]
+    for label, m in merged.items():
+        if "episode_returns" in m:
+            m.update(mean_reward=float(np.mean(m["episode_returns"])),
+                     std_reward=float(np.std(m["episode_returns"])),
+                     success_rate=float(np.mean(m["episode_success"])),
+                     mean_length=float(np.mean(m["episode_lengths"])),
+                     seeds=len(m["per_seed"]))
+            extra = (" per seed " + " / ".join(f"{s['mean_reward']:.1f}" for s in m["per_seed"])
+                     + f", {min(m['times']):.0f}–{max(m['times']):.0f} s/run")
+        else:
+            extra = ""
+        print(_fmt(label, m) + extra)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -54,7 +89,12 @@ def main() -> None:
     p.add_argument("--n-rec", type=int, default=WalkerConfig.n_rec)
     p.add_argument("--only", type=int, nargs="*", default=None, help="row indices to run")
     p.add_argument("--out", default="runs/walker_results.json")
+    p.add_argument("--pool", nargs="+", default=None, metavar="JSON",
+                   help="only print the pooled table of earlier result files")
     args = p.parse_args()
+    if args.pool:
+        pool(args.pool)
+        return
     base = WalkerConfig(n_rec=args.n_rec, eval_episodes=args.episodes,
                         eval_seed=args.eval_seed)
     ex = evaluate_expert_cached(base.expert, args.episodes, args.eval_seed)
@@ -83,7 +123,10 @@ def main() -> None:
                "std_reward": float(np.std(returns)), "success_rate": float(np.mean(succ)),
                "mean_length": float(np.mean(lengths)), "per_seed": per_seed,
                "seeds": len(args.seeds), "mean_time_s": float(np.mean(times)),
-               "seed_means": " / ".join(f"{s['mean_reward']:.0f}" for s in per_seed)}
+               "seed_means": " / ".join(f"{s['mean_reward']:.0f}" for s in per_seed),
+               # per test episode, so runs of different seeds can be pooled afterwards
+               "episode_returns": returns, "episode_lengths": lengths,
+               "episode_success": succ}
         table.append(row)
         print(_fmt(label, row) + f" per seed {row['seed_means']}, "
               f"{row['mean_time_s']:.0f} s/run", flush=True)
