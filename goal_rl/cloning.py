@@ -367,7 +367,8 @@ def _ridge_readout(r: np.ndarray, y: np.ndarray, valid: np.ndarray, ridge: float
     factor is reused, so an iteration costs one triangular solve pair). Bang-bang experts
     (BipedalWalker's are at ±1 on 50–90 % of steps) are fitted far better this way.
 
-    Returns ``(w_out (O, N), mse)``, the MSE of the clipped output when bounds are given.
+    Returns ``(w_out (O, N), mse)``: the MSE of the output clipped to the bounds given
+    (either may be ``None``: that side unclipped), i.e. of the actions the agent takes.
     """
     rv = r[valid]
     yv = y[valid].astype(np.float64)
@@ -379,9 +380,10 @@ def _ridge_readout(r: np.ndarray, y: np.ndarray, valid: np.ndarray, ridge: float
         tmp = np.linalg.solve(chol, rv.T @ target)
         return np.linalg.solve(chol.T, tmp).T
 
+    from .agent import clip_actions
+
     w = solve(yv)
-    censored = low is not None and high is not None and iters > 0
-    if censored:
+    if low is not None and high is not None and iters > 0:  # censored
         lo = np.asarray(low, dtype=np.float64).reshape(1, -1)
         hi = np.asarray(high, dtype=np.float64).reshape(1, -1)
         at_lo, at_hi = yv <= lo + 1e-6, yv >= hi - 1e-6
@@ -389,9 +391,7 @@ def _ridge_readout(r: np.ndarray, y: np.ndarray, valid: np.ndarray, ridge: float
             pred = rv @ w.T
             free = (at_hi & (pred > hi)) | (at_lo & (pred < lo))
             w = solve(np.where(free, pred, yv))
-        out = np.clip(rv @ w.T, lo, hi)
-    else:
-        out = rv @ w.T
+    out = clip_actions(rv @ w.T, low, high)  # as the agent acts
     mse = float(np.mean((out - yv) ** 2))
     return w, mse
 
@@ -565,12 +565,14 @@ def clone(
             refit = float("nan")
             z = eng.free_run()
             r = _filter(z, cfg.tau_o)
-            if cfg.refit_readout:
+            if cfg.refit_readout:  # its MSE is that of the clipped output, as the agent acts
                 w_out, refit = _ridge_readout(r, act_w, valid, cfg.ridge, action_low,
                                               action_high, cfg.censored_iters)
-            out = clip_actions(np.einsum("tmn,on->tmo", r, w_out)[valid],  # as the agent acts
-                               action_low, action_high)
-            train_mse = float(np.mean((out - act_w[valid]) ** 2))
+                train_mse = refit
+            else:
+                out = clip_actions(np.einsum("tmn,on->tmo", r, w_out)[valid],
+                                   action_low, action_high)
+                train_mse = float(np.mean((out - act_w[valid]) ** 2))
             net = SpikingNetwork({"w_in": w_in, "w_rec": eng.w_rec, "w_out": w_out, "u": u},
                                  params, meta, dtype=torch.float32)
             agent = SpikingAgent(net, obs_shift=shift, obs_scale=scale, obs_clip=obs_clip,
