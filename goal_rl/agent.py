@@ -225,7 +225,6 @@ class SpikingAgent:
                              f"batch has {batch}")
         return batch
 
-    @torch.no_grad()
     def act(self, obs: Tensor | np.ndarray, state: LIFState | None = None,
             episode_start: Tensor | np.ndarray | None = None
             ) -> tuple[Tensor | np.ndarray, LIFState]:
@@ -239,10 +238,16 @@ class SpikingAgent:
         observation is processed.
         """
         if isinstance(obs, np.ndarray):
-            if self._numpy_view() is not None:  # a CPU agent
-                return self.act_numpy(obs, state, episode_start)
-            y, state = self.act(torch.as_tensor(obs), state, episode_start)
+            nv = self._numpy_view()
+            if nv is not None:  # a CPU agent
+                return self._act_numpy(nv, obs, state, episode_start)
+            y, state = self._act_torch(torch.as_tensor(obs), state, episode_start)
             return y.cpu().numpy(), state
+        return self._act_torch(obs, state, episode_start)
+
+    @torch.no_grad()
+    def _act_torch(self, obs: Tensor, state: LIFState | None,
+                   episode_start: Tensor | np.ndarray | None) -> tuple[Tensor, LIFState]:
         batch = self._check_batch(obs, state)
         state = _torch_state(state, self.network.w_rec)
         if state is None:
@@ -290,8 +295,16 @@ class SpikingAgent:
         nv = self._numpy_view()
         if nv is None:
             raise ValueError(f"act_numpy needs a CPU agent, this one is on {self.device}")
+        return self._act_numpy(nv, obs, state, episode_start)
+
+    def _act_numpy(self, nv: _NumpyView, obs: np.ndarray, state: LIFState | None,
+                   episode_start: Any) -> tuple[np.ndarray, LIFState]:
         obs = np.asarray(obs)
-        batch = self._check_batch(obs, state)
+        if obs.ndim == 2 and obs.shape[1] == nv.w_in.shape[1] and (
+                state is None or state.v.shape[0] == obs.shape[0]):
+            batch = obs.shape[0]  # the checks below without the network's properties
+        else:
+            batch = self._check_batch(obs, state)  # raises the error
         if state is None:
             state = self.initial_state_numpy(batch)
         elif isinstance(state.v, Tensor):
