@@ -5,7 +5,10 @@
 1. record ``demo_episodes`` expert episodes (observations ``(T, 24)``, actions ``(T, 4)``);
 2. train a spiking agent on them with GOAL (:func:`goal_rl.cloning.clone`: internal
    targets, readout, recurrent learning with rank R and target timescale τ⋆, final ridge
-   refit of ``W_out`` on the network's own free-running spikes);
+   refit of ``W_out`` on the network's own free-running spikes); with an MLP expert the
+   teacher drive that makes the internal targets also carries ``W_hint h`` of the
+   expert's hidden-layer outputs ``h`` (full-FORCE-style hints; ``hints``, ``--no-hints``),
+   which the agent never sees as input;
 3. DAgger rounds: the agent walks, the expert labels every state it visits, the labelled
    episodes join the data (capped at ``max_train_steps`` by dropping the oldest DAgger
    episodes, never the expert's own), the agent is retrained from scratch; the round with
@@ -53,6 +56,7 @@ __all__ = [
     "make_env",
     "make_expert",
     "run_walker",
+    "make_hint_fn",
     "record_walker_demos",
     "train_walker",
 ]
@@ -74,7 +78,10 @@ class WalkerConfig:
     ``rank`` R (``None``: LTTS, ``0``: no recurrent learning — readout only, W_rec = 0),
     ``tau_star`` τ⋆, ``epochs_rec`` recurrent epochs per round, ``rec_lr`` (``None``:
     5/√N), ``tau_m``/``tau_s``/``tau_o``, ``sigma_inp`` std of the input weights on the
-    normalised observations, ``sigma_trg`` std of the teacher projection, ``ridge``
+    normalised observations, ``sigma_trg`` std of the teacher projection, ``hints``: add
+    the MLP expert's hidden-layer outputs through ``W_hint`` (std ``sigma_hint``) to the
+    teacher drive (see :func:`make_hint_fn`; ignored for the heuristic expert and for
+    given demonstrations without hints), ``ridge``
     relative ridge of the readout, ``censored_iters`` iterations of the bound-aware readout
     refit (actions are clipped to [−1, 1], so a label at ±1 is matched by any output
     beyond it; 0: plain ridge), ``window`` steps per training trial.
@@ -112,6 +119,8 @@ class WalkerConfig:
     tau_o: float = 1.0
     sigma_inp: float = 15.0
     sigma_trg: float = 20.0
+    hints: bool = True
+    sigma_hint: float = 5.0
     ridge: float = 1e-4
     censored_iters: int = 20
     window: int = 200
@@ -145,8 +154,10 @@ class WalkerConfig:
             _check_int("demo_max_steps", self.demo_max_steps, 1)
         for name in ("tau_m", "tau_s", "tau_o", "tau_star"):
             _check_float(name, getattr(self, name), positive=True)
-        for name in ("sigma_inp", "sigma_trg", "ridge"):
+        for name in ("sigma_inp", "sigma_trg", "sigma_hint", "ridge"):
             _check_float(name, getattr(self, name), positive=False)
+        if not isinstance(self.hints, bool):
+            raise ValueError(f"hints must be True or False, got {self.hints!r}")
         if self.rec_lr is not None:
             _check_float("rec_lr", self.rec_lr, positive=False)
         return self
@@ -193,7 +204,8 @@ def clone_config(cfg: WalkerConfig) -> Any:
     return CloneConfig(
         n_rec=cfg.n_rec, tau_m=cfg.tau_m, tau_s=cfg.tau_s, tau_o=cfg.tau_o,
         tau_star=cfg.tau_star, sigma_inp=cfg.sigma_inp, sigma_trg=cfg.sigma_trg,
-        sigma_rec=0.0, rank=None if cfg.rank_value in (None, 0) else cfg.rank_value,
+        sigma_hint=cfg.sigma_hint, use_hints=cfg.hints, sigma_rec=0.0,
+        rank=None if cfg.rank_value in (None, 0) else cfg.rank_value,
         rec_lr=cfg.rec_lr, epochs_rec=0 if cfg.readout_only else cfg.epochs_rec,
         ridge=cfg.ridge, refit_readout=True, censored_iters=cfg.censored_iters,
         window=cfg.window, pad="repeat",
@@ -263,19 +275,44 @@ def make_expert(name: str) -> Callable[[np.ndarray, Any], np.ndarray]:
     return mlp
 
 
+def make_hint_fn(name: str) -> Callable[[np.ndarray, Any], np.ndarray] | None:
+    """``hint(obs (24,), env) -> (H,)`` float32: the MLP expert's hidden-layer outputs
+    (H = 128 for the shipped expert), the full-FORCE-style hints that join the teacher
+    drive while GOAL trains (never an input of the agent). ``None`` for an expert without
+    hidden layers to read (the heuristic controller).
+
+    Raises:
+        ValueError / FileNotFoundError: as :func:`make_expert`.
+    """
+    from .walker_expert import load_expert
+
+    policy = load_expert(name)
+    if not hasattr(policy, "hidden_activations"):
+        return None
+
+    def hint(obs: np.ndarray, env: Any) -> np.ndarray:
+        del env
+        return policy.hidden_activations(np.asarray(obs, dtype=np.float32))
+
+    return hint
+
+
 def record_walker_demos(expert: str | Callable[[np.ndarray, Any], np.ndarray],
-                        n_episodes: int, seed: int = 0, max_steps: int | None = None) -> Any:
+                        n_episodes: int, seed: int = 0, max_steps: int | None = None,
+                        hint_fn: Callable[[np.ndarray, Any], Any] | None = None) -> Any:
     """Record ``n_episodes`` expert episodes (episode i resets with ``seed + i``).
 
     Returns :class:`~goal_rl.demos.Demonstrations`: observations ``(T, 24)`` float32,
-    actions ``(T, 4)`` float32 in [−1, 1], episode starts, returns.
+    actions ``(T, 4)`` float32 in [−1, 1], episode starts, returns, and ``hints (T, H)``
+    from ``hint_fn`` if given (see :func:`make_hint_fn`).
     """
     from .demos import record_demonstrations
 
     fn = make_expert(expert) if isinstance(expert, str) else expert
     env = make_env()
     try:
-        return record_demonstrations(env, fn, int(n_episodes), int(seed), max_steps=max_steps)
+        return record_demonstrations(env, fn, int(n_episodes), int(seed), max_steps=max_steps,
+                                     hint_fn=hint_fn)
     finally:
         env.close()
 
@@ -402,10 +439,17 @@ def train_walker(cfg: WalkerConfig, demos: Any = None, *, progress: bool = True,
     if cfg.demos is not None and demos is None:
         demos = load_walker_demos(cfg.demos)
         rounds = 0
+    hint_fn = None
     if demos is None or rounds > 0:
         expert_fn = make_expert(cfg.expert)
+        # Hints need every episode of the data to carry them, given demos included.
+        if cfg.hints and (demos is None or demos.hints is not None):
+            hint_fn = make_hint_fn(cfg.expert)
+    if demos is not None and demos.hints is not None and (hint_fn is None and rounds > 0):
+        demos = dataclasses.replace(demos, hints=None)  # DAgger episodes will have none
     if demos is None:
-        demos = record_walker_demos(expert_fn, cfg.demo_episodes, cfg.seed, cfg.demo_max_steps)
+        demos = record_walker_demos(expert_fn, cfg.demo_episodes, cfg.seed, cfg.demo_max_steps,
+                                    hint_fn=hint_fn)
         say(f"recorded {demos.n_episodes} expert episodes ({demos.n_steps} steps)")
     ccfg = clone_config(cfg)
     data = demos
@@ -417,7 +461,8 @@ def train_walker(cfg: WalkerConfig, demos: Any = None, *, progress: bool = True,
         t_round = time.perf_counter()
         if r > 0:
             new, _ = rollout(agent, make_env, expert_fn, cfg.episodes_per_round,
-                             cfg.seed + 10_000, first_index=r * cfg.episodes_per_round)
+                             cfg.seed + 10_000, first_index=r * cfg.episodes_per_round,
+                             hint_fn=hint_fn)
             data = _cap(data.concat(new), n_fixed, cfg.max_train_steps)
         res = clone(data, ccfg, progress=progress, desc=f"walker round {r}",
                     action_low=-1.0, action_high=1.0)
@@ -517,6 +562,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="vector envs for evaluation (K episodes at once)")
     p.add_argument("--render", action="store_true",
                    help="with --play: save a GIF of the first episode (needs imageio)")
+    p.add_argument("--no-hints", action="store_true",
+                   help="do not add the MLP expert's hidden-layer outputs to GOAL's teacher "
+                        "drive (hints are used only in training, never as agent inputs)")
     p.add_argument("--no-plots", action="store_true", help="skip the figures")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     return p
@@ -659,7 +707,8 @@ def _train(args: argparse.Namespace, device: str) -> int:
                        episodes_per_round=args.episodes_per_round,
                        select_episodes=args.select_episodes,
                        eval_episodes=args.eval_episodes, eval_seed=args.eval_seed,
-                       seed=args.seed, device=device, num_envs=args.num_envs).validate()
+                       seed=args.seed, device=device, num_envs=args.num_envs,
+                       hints=not args.no_hints).validate()
     run_walker(cfg, args.out, progress=not args.no_progress, plot=not args.no_plots,
                log=lambda m: print(m, flush=True))
     return 0

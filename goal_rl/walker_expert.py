@@ -121,10 +121,27 @@ class MLPExpert(nn.Module):
         self.eval()
 
     # ---- forward -------------------------------------------------------------------
-    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+    def _normalise(self, obs: torch.Tensor) -> torch.Tensor:
         x = (obs.to(torch.float64) - self.obs_mean) / torch.sqrt(self.obs_var + self.epsilon)
-        x = x.clamp(-self.clip_obs, self.clip_obs).to(torch.float32)
-        return self.action_net(self.policy_net(x)).clamp(-1.0, 1.0)
+        return x.clamp(-self.clip_obs, self.clip_obs).to(torch.float32)
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.action_net(self.policy_net(self._normalise(obs))).clamp(-1.0, 1.0)
+
+    def hidden_activations(self, obs: Any) -> np.ndarray:
+        """The hidden layers' outputs for ``obs (24,)`` or ``(B, 24)``, concatenated:
+        float32 ``(sum(hidden),)`` or ``(B, sum(hidden))`` (128 values for 2 x 64 tanh
+        units, each in [-1, 1]). The action is a linear function of the last layer."""
+        arr = np.asarray(obs, dtype=np.float64)
+        self._check_shape(arr.shape)
+        outs = []
+        with torch.no_grad():
+            h = self._normalise(torch.from_numpy(arr))
+            for layer in self.policy_net:
+                h = layer(h)
+                if not isinstance(layer, nn.Linear):
+                    outs.append(h)
+        return torch.cat(outs, dim=-1).numpy().astype(np.float32, copy=False)
 
     def _check_shape(self, shape: tuple[int, ...]) -> None:
         if len(shape) not in (1, 2) or shape[-1] != self.obs_dim:

@@ -162,3 +162,38 @@ def test_cli_demos_end_to_end(demos, tmp_path):
     assert {"mean_reward", "std_reward", "success_rate", "history"} <= set(m)
     assert m["config"]["select_episodes"] == 2 and m["config"]["epochs_rec"] == 1
     assert (out / "agent.pt").is_file() and (out / "walker_raster.png").is_file()
+
+
+def test_expert_hints_are_its_hidden_layers(demos):
+    """The hints are the MLP expert's 2 x 64 tanh outputs: its action is the clipped
+    linear head of the last 64 of them."""
+    from goal_rl.walker_expert import load_expert
+
+    hint = wk.make_hint_fn("a2c")
+    assert hint is not None and wk.make_hint_fn("heuristic") is None
+    h = np.stack([hint(o, None) for o in demos.observations[:50]])
+    assert h.shape == (50, 128) and h.dtype == np.float32
+    assert np.abs(h).max() <= 1.0 and h.std() > 0.1
+    expert = load_expert("a2c")
+    with torch.no_grad():
+        head = expert.action_net(torch.from_numpy(h[:, 64:])).clamp(-1, 1).numpy()
+    np.testing.assert_allclose(head, expert(demos.observations[:50]), atol=1e-5)
+
+
+def test_train_walker_hints_reach_the_teacher(demos):
+    """With hints the demonstrations and DAgger episodes carry the expert's hidden outputs
+    and the learned W_rec differs from a run without them; given demonstrations without
+    hints still train (with DAgger, the hints are then left out)."""
+    cfg = wk.WalkerConfig(n_rec=60, epochs_rec=2, demo_episodes=1, demo_max_steps=120,
+                          dagger_rounds=1, episodes_per_round=1, select_episodes=1,
+                          window=60).validate()
+    with_h = wk.train_walker(cfg, progress=False)
+    assert with_h.demos.hints is not None and with_h.demos.hints.shape == (120, 128)
+    without = wk.train_walker(cfg.replace(hints=False), progress=False)
+    assert without.demos.hints is None
+    w1, w0 = with_h.agent.network.w_rec, without.agent.network.w_rec
+    assert w1.abs().sum() > 0 and not torch.allclose(w1, w0)
+    plain = wk.train_walker(cfg, demos=demos, progress=False)  # no hints in the given demos
+    assert plain.demos.hints is None and len(plain.history) == 2
+    with pytest.raises(ValueError, match="hints must be True or False"):
+        cfg.replace(hints="yes")
