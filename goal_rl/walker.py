@@ -104,7 +104,10 @@ class WalkerConfig:
     (0.069 → 0.067 on noisy-expert episodes); with 30 selection episodes instead of 10 the
     run scored 216 on 50 exploration episodes (seeds 3000+) against 149–214 for 10 epochs
     (one training run each: suggestive, not conclusive). A 10-episode best-round pick was
-    repeatedly fooled (302 on the selection seeds, 196 on other seeds).
+    repeatedly fooled (302 on the selection seeds, 196 on other seeds). Hints (the MLP
+    expert's 128 hidden outputs, σ_hint = 5) lower the held-out action MSE after 30 epochs
+    from 0.058 to 0.053 (27,600 noisy-expert steps) and lifted the test return of R = N,
+    τ⋆ = 1 from 183 / 222 to 229 / 234 on training seeds 0 / 1 (50 test episodes each).
     """
 
     expert: str = "a2c"
