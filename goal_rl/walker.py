@@ -80,8 +80,8 @@ class WalkerConfig:
     5/√N), ``tau_m``/``tau_s``/``tau_o``, ``sigma_inp`` std of the input weights on the
     normalised observations, ``sigma_trg`` std of the teacher projection, ``hints``: add
     the MLP expert's hidden-layer outputs through ``W_hint`` (std ``sigma_hint``) to the
-    teacher drive (see :func:`make_hint_fn`; ignored for the heuristic expert and for
-    given demonstrations without hints), ``ridge``
+    teacher drive (see :func:`make_hint_fn`; ignored for the heuristic expert; given
+    demonstrations are used with their own hints, if any), ``ridge``
     relative ridge of the readout, ``censored_iters`` iterations of the bound-aware readout
     refit (actions are clipped to [−1, 1], so a label at ±1 is matched by any output
     beyond it; 0: plain ridge), ``window`` steps per training trial.
@@ -448,6 +448,11 @@ def train_walker(cfg: WalkerConfig, demos: Any = None, *, progress: bool = True,
         # Hints need every episode of the data to carry them, given demos included.
         if cfg.hints and (demos is None or demos.hints is not None):
             hint_fn = make_hint_fn(cfg.expert)
+        if hint_fn is not None and demos is not None:
+            size = np.asarray(hint_fn(demos.observations[0], None)).shape[-1]
+            if demos.hints.shape[1] != size:
+                raise ValueError(f"the demonstrations carry {demos.hints.shape[1]} hint values "
+                                 f"per step but the expert's hidden layers give {size}")
     if demos is not None and demos.hints is not None and (hint_fn is None and rounds > 0):
         demos = dataclasses.replace(demos, hints=None)  # DAgger episodes will have none
     if demos is None:

@@ -197,3 +197,9 @@ def test_train_walker_hints_reach_the_teacher(demos):
     assert plain.demos.hints is None and len(plain.history) == 2
     with pytest.raises(ValueError, match="hints must be True or False"):
         cfg.replace(hints="yes")
+    odd = Demonstrations(observations=demos.observations, actions=demos.actions,
+                         episode_starts=demos.episode_starts,
+                         hints=np.zeros((demos.n_steps, 3), np.float32))
+    with pytest.raises(ValueError, match="carry 3 hint values per step but the expert's "
+                                         "hidden layers give 128"):
+        wk.train_walker(cfg, demos=odd, progress=False)
