@@ -302,7 +302,7 @@ class SpikingAgent:
         obs = np.asarray(obs)
         if obs.ndim == 2 and obs.shape[1] == nv.w_in.shape[1] and (
                 state is None or state.v.shape[0] == obs.shape[0]):
-            batch = obs.shape[0]  # the checks below without the network's properties
+            batch = obs.shape[0]  # _check_batch's checks, on the cached views (faster)
         else:
             batch = self._check_batch(obs, state)  # raises the error
         if state is None:

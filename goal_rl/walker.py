@@ -55,8 +55,8 @@ __all__ = [
     "main",
     "make_env",
     "make_expert",
-    "run_walker",
     "make_hint_fn",
+    "run_walker",
     "record_walker_demos",
     "train_walker",
 ]
