@@ -150,7 +150,7 @@ def test_cli_demos_end_to_end(demos, tmp_path):
     out = tmp_path / "run"
     cmd = [sys.executable, "-m", "goal_rl.walker", "--demos", str(path), "--n-rec", "100",
            "--epochs", "1", "--select-episodes", "2", "--eval-episodes", "2", "--out", str(out),
-           "--no-progress"]
+           "--no-progress", "--no-hints"]
     proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=120,
                           env={"MPLBACKEND": "Agg", "PATH": "/usr/bin:/bin"})
     assert proc.returncode == 0, proc.stderr
@@ -161,6 +161,7 @@ def test_cli_demos_end_to_end(demos, tmp_path):
     assert m["n_eval_episodes"] == 2 and m["expert_mean_reward"] is None
     assert {"mean_reward", "std_reward", "success_rate", "history"} <= set(m)
     assert m["config"]["select_episodes"] == 2 and m["config"]["epochs_rec"] == 1
+    assert m["config"]["hints"] is False  # --no-hints
     assert (out / "agent.pt").is_file() and (out / "walker_raster.png").is_file()
 
 
