@@ -497,8 +497,8 @@ def clone(
     """
     import torch
 
-    from .agent import SpikingAgent, clip_actions, torch_threads
-    from .core import init_weights
+    from .agent import SpikingAgent, clip_actions
+    from .core import init_weights, torch_threads
     from .lif import LIFParams
     from .network import SpikingNetwork
 
