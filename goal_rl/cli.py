@@ -70,6 +70,14 @@ def positive_float(text: str) -> float:
     return val
 
 
+def nonneg_float(text: str) -> float:
+    """argparse type: a finite number >= 0."""
+    val = finite_float(text)
+    if val < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return val
+
+
 def finite_float(text: str) -> float:
     """argparse type: a finite number."""
     try:

@@ -80,8 +80,9 @@ class CloneConfig:
     GOAL: ``rank`` R (``None``: LTTS; ``1 <= R <= N``, see the module docstring),
     ``feedback`` ``"spk"``/``"out"``, ``tau_star`` target timescale (``None``: ``tau_o``),
     ``rec_lr`` (``None``: 5/sqrt(N)/M for M trials: the M trials' updates are summed, so
-    this keeps one epoch's step the size of the core's single-trial default),
-    ``epochs_rec`` recurrent epochs, ``ridge`` relative ridge of the readout fits,
+    this keeps one epoch's step the size of the core's single-trial default), ``inp_lr``
+    learning rate of ``W_in`` by the same rule (0: input weights fixed, as in the paper; the
+    update is summed over the M trials and the epoch), ``epochs_rec`` recurrent epochs, ``ridge`` relative ridge of the readout fits,
     ``refit_readout`` final refit on free-running spikes, ``censored_iters`` iterations of
     the bound-aware (censored) refit when action bounds are given (0: plain ridge).
 
@@ -110,6 +111,7 @@ class CloneConfig:
     rank: int | None = None
     feedback: str = "spk"
     rec_lr: float | None = None
+    inp_lr: float = 0.0
     epochs_rec: int = 500
     ridge: float = GoalConfig.ridge
     refit_readout: bool = True
@@ -149,6 +151,7 @@ class CloneConfig:
             _check_float("tau_star", self.tau_star, positive=True)
         if self.rec_lr is not None:
             _check_float("rec_lr", self.rec_lr, positive=False)
+        _check_float("inp_lr", self.inp_lr, positive=False)
         if self.rank is not None:
             _check_int("rank", self.rank, 1)
             if self.rank > self.n_rec:
@@ -196,7 +199,7 @@ class CloneConfig:
         return GoalConfig(
             n_rec=self.n_rec, n_inp=n_inp, n_out=n_out, t_seq=t_seq, epochs_rec=self.epochs_rec,
             rank=None, feedback=self.feedback, tau_star=self.tau_star,
-            rec_lr=self.eta(n_trials),
+            rec_lr=self.eta(n_trials), inp_lr=self.inp_lr,
             readout="ridge", ridge=self.ridge, tau_m=self.tau_m, tau_s=self.tau_s,
             tau_o=self.tau_o, sigma_inp=self.sigma_inp, sigma_trg=self.sigma_trg,
             sigma_rec=self.sigma_rec, v0=self.v0, bias=self.bias, reset=self.reset,
@@ -557,11 +560,11 @@ def clone(
         # 3.-4. internal targets and readout
         readout_mse = eng.targets_and_readout()
         eng.build_feedback()
-        w_in, u = eng.weights("w_in"), eng.weights("u")
+        u = eng.weights("u")
 
         def snapshot() -> tuple[Any, float, float]:
             """Agent with the current W_rec (and refitted readout) + its train MSE."""
-            w_out = eng.w_out
+            w_out, w_in = eng.w_out, eng.weights("w_in")
             refit = float("nan")
             z = eng.free_run()
             r = _filter(z, cfg.tau_o)

@@ -32,7 +32,10 @@ class GoalConfig:
     Network (SPEC §1): ``n_rec`` recurrent LIF units, ``n_inp`` inputs, ``n_out`` outputs,
     ``t_seq`` steps per trial. Rule (SPEC §2): ``rank`` R of the feedback matrix (``None``:
     LTTS, diagonal feedback), ``feedback`` ``"spk"`` (spike level) or ``"out"`` (output
-    level), ``tau_star`` target timescale in dt (``None``: equal to ``tau_o``).
+    level), ``tau_star`` target timescale in dt (``None``: equal to ``tau_o``), ``rec_lr``
+    learning rate of ``W_rec`` (``None``: 5/√N), ``inp_lr`` learning rate of ``W_in`` with
+    the same local error and the input's own eligibility trace (0: input weights fixed, as
+    in the paper; the update is summed over an epoch and applied at its end).
     """
 
     n_rec: int = 150
@@ -45,6 +48,7 @@ class GoalConfig:
     feedback: str = "spk"
     tau_star: float | None = None
     rec_lr: float | None = None
+    inp_lr: float = 0.0
     out_lr: float = 0.0025
     resample: bool = False
     readout: str = "ridge"
@@ -92,7 +96,7 @@ class GoalConfig:
                 raise ValueError(f"{name} must be a positive number, got {val!r}")
         if self.tau_star is not None and (not _finite(self.tau_star) or self.tau_star <= 0):
             raise ValueError(f"tau_star must be a positive number, got {self.tau_star!r}")
-        for name in ("sigma_inp", "sigma_trg", "sigma_rec", "out_lr", "ridge"):
+        for name in ("sigma_inp", "sigma_trg", "sigma_rec", "inp_lr", "out_lr", "ridge"):
             val = getattr(self, name)
             if not _finite(val) or val < 0:
                 raise ValueError(f"{name} must be a non-negative number, got {val!r}")

@@ -153,8 +153,9 @@ class GoalBatch:
     def simulate(self, current: Tensor, learn: dict | None = None,
                  out: Tensor | None = None) -> Tensor:
         """Run the networks from the initial state on ``current (T, K, M, N)`` (feed-forward
-        plus any drive); with ``learn`` apply the online GOAL update in place to ``w_rec``.
-        Returns the spikes ``(T, K, M, N)`` (written into ``out`` if given).
+        plus any drive); with ``learn`` apply the online GOAL update in place to ``w_rec``
+        and, with ``learn["eta_in"]``, the epoch's update to ``w_in`` (``current`` must then
+        be ``x_current``). Returns the spikes ``(T, K, M, N)`` (written into ``out`` if given).
         """
         p = self.params
         T = current.shape[0]
@@ -179,6 +180,7 @@ class GoalBatch:
         fold = self._update_every(current.shape[2], T)
         if fold > 1:
             return self._simulate_chunked(current, learn, Z, fold)
+        x_rows, ex, dwin = self._input_eligibility(learn)
         e = torch.zeros_like(v)
         sh = torch.zeros_like(v)
         P, c, Q = learn["P"], learn["c"], learn["Q"]
@@ -218,7 +220,28 @@ class GoalBatch:
             gp_t = g.transpose(1, 2)
             W.baddbmm_(gp_t, e, alpha=eta)
             diag.zero_()
+            if dwin is not None:
+                ex.lerp_(x_rows[t], 1 - bm)
+                dwin.baddbmm_(gp_t, ex)
+        if dwin is not None:
+            self._learn_inputs(dwin, learn["eta_in"])
         return Z
+
+    def _input_eligibility(self, learn: dict) -> tuple[Sequence[Tensor], Tensor, Tensor] | \
+            tuple[None, None, None]:
+        """For input learning (``learn["eta_in"]`` > 0): the input rows ``x_t (K, M, I)``,
+        a zero eligibility ``ε (K, M, I)`` and a zero update ``(K, N, I)``; else ``None`` s."""
+        if not learn.get("eta_in", 0.0):
+            return None, None, None
+        return self.x.unbind(0), torch.zeros_like(self.x[0]), torch.zeros_like(self.w_in)
+
+    def _learn_inputs(self, dwin: Tensor, eta_in: float) -> None:
+        """``W_in += η_in Σ_t a_tᵀ ε_t`` (``dwin``, summed over the epoch, with the input
+        eligibility ``ε_t = β_m ε_{t-1} + (1-β_m) x_t``), then refresh the feed-forward
+        current ``x_current``."""
+        self.w_in.add_(dwin, alpha=eta_in)
+        self.x_current.copy_(torch.einsum("tkmi,kni->tkmn", self.x, self.w_in))
+        self.x_current.add_(self.cfg.bias)
 
     # ---------------------------------------------------------------- chunked online update
     #: fold the buffered updates into ``w_rec`` about every this many steps (measured on the
@@ -376,6 +399,7 @@ class GoalBatch:
         if sparse:
             v_np = v.numpy()
             mask_flat = mask.reshape(-1)
+        x_rows, ex, dwin = self._input_eligibility(learn)
         # views used at every step, made once (slicing costs as much as a small op)
         cur_rows, P_rows, Z_rows = current.unbind(0), P.unbind(0), Z.unbind(0)
         e_rows = [E[:, i * M:(i + 1) * M] for i in range(C)]
@@ -448,6 +472,9 @@ class GoalBatch:
                 dacc.addcmul_(a_t, e_t)
             else:
                 dacc.add_((a_t * e_t).sum(dim=1, keepdim=True))
+            if dwin is not None:
+                ex.lerp_(x_rows[t], w_m)
+                dwin.baddbmm_(a_t.transpose(1, 2), ex)
             j += 1
             if j == C or t == T - 1:
                 At, Et = A_head[j], E_head[j]
@@ -470,6 +497,8 @@ class GoalBatch:
         if sparse:
             W.copy_(WT.transpose(1, 2))
             self._G_w_of = (W.data_ptr(), W._version)
+        if dwin is not None:
+            self._learn_inputs(dwin, learn["eta_in"])
         return Z
 
     def internal_targets(self) -> Tensor:
@@ -548,7 +577,7 @@ class GoalBatch:
         else:
             c_t = None
         self.learn = {"P": P.contiguous(), "c": c_t, "Q": Qt, "beta_star": bst,
-                      "eta": self.cfg.eta}
+                      "eta": self.cfg.eta, "eta_in": self.cfg.inp_lr}
         return self.learn
 
     # ---------------------------------------------------------------- training

@@ -94,7 +94,7 @@ class NumpyGoal:
             raise ValueError("output-level feedback ('out') needs a rank")
         self.rng = rng
         f = self.dtype
-        self.w_in = np.asarray(weights["w_in"], dtype=f)
+        self.w_in = np.array(weights["w_in"], dtype=f)  # a copy: learnt with inp_lr > 0
         self.u = np.asarray(weights["u"], dtype=f)
         self.w_out = np.asarray(weights["w_out"], dtype=f)
         self.w_rec = np.array(weights["w_rec"], dtype=f)
@@ -120,6 +120,7 @@ class NumpyGoal:
             raise ValueError(f"y_star has {y.shape[-1]} outputs, network has {self.w_out.shape[0]}")
         self.T, self.M = x.shape[0], x.shape[1]
         self.y_star = np.ascontiguousarray(y)
+        self.x_raw = np.ascontiguousarray(x)
         self.x_current = np.ascontiguousarray(x @ self.w_in.T + f(self.cfg.bias))
         self.teacher_current = self.x_current + y @ self.u.T
         if hints is not None:
@@ -136,7 +137,9 @@ class NumpyGoal:
     def simulate(self, current: np.ndarray, learn: dict | None = None,
                  out: np.ndarray | None = None) -> np.ndarray:
         """Run from the initial state on ``current (T, M, N)``; with ``learn`` apply the online
-        update to ``w_rec`` (folded in at the end). Returns spikes ``(T, M, N)``."""
+        update to ``w_rec`` (folded in at the end) and, with ``learn["eta_in"]``, the epoch's
+        update to ``w_in`` (``current`` must then be ``x_current``). Returns spikes
+        ``(T, M, N)``."""
         cfg = self.cfg
         T, M, N = current.shape
         f = self.dtype
@@ -173,6 +176,8 @@ class NumpyGoal:
             P, c, Q = learn["P"], learn["c"], learn["Q"]
             bst = learn["beta_star"]
             eta = learn["eta"]
+            eta_in = learn.get("eta_in", 0.0)
+            rec = eta != 0  # W_rec learns (the rows A are kept for W_in even when not)
             # [s, ŝ, ṽ] are advanced together right after each spike, with ṽ = β_m v + ρ z
             # (the decayed, reset membrane); v itself is then ṽ + (1-β_m)(W s + x).
             S = np.zeros((3, M, N), dtype=f)
@@ -189,7 +194,7 @@ class NumpyGoal:
             E = np.zeros(((T + 1) * M, N), dtype=f)  # rows: eligibility e_t (row block 0 = 0)
             dacc = np.zeros(N, dtype=f)  # Σ a ⊙ e: the diagonal that must stay zero
             QT = Q.T if Q is not None else None
-            scale = f(eta * cbm)
+            scale = f((eta if rec else 1.0) * cbm)
             # rows held before a fold: the buffered product costs ~ M·rows·N per step and a
             # fold N²·rows once. A single trial (T ≤ N steps) never folds; with many trials
             # folding every second step was fastest (N = 500, M = 120: 0.82 s per epoch,
@@ -203,13 +208,13 @@ class NumpyGoal:
                 mul(E[j:j + M], bm, out=e_t)
                 mul(s, cbm, out=tmp)
                 e_t += tmp
-                if j - j0 >= fold_rows:
+                if rec and j - j0 >= fold_rows:
                     Ws += A[j0 + M:j + M].T @ E[j0 + M:j + M]
                     np.fill_diagonal(Ws, 0.0)
                     dacc[...] = 0.0
                     j0 = j
                 matmul(s, WsT, out=cur)
-                if j > j0:
+                if rec and j > j0:
                     cur += (s @ E[j0 + M:j + M].T) @ A[j0 + M:j + M]
                     mul(s, dacc, out=tmp)
                     cur -= tmp
@@ -240,10 +245,29 @@ class NumpyGoal:
                 a_t *= p
                 mul(a_t, e_t, out=tmp)
                 dacc += tmp.sum(axis=0) if M > 1 else tmp[0]
-            Ws += A[j0 + M:].T @ E[j0 + M:]
-            np.fill_diagonal(Ws, 0.0)
-            W0[...] = Ws / f(cbm)
+            if rec:
+                Ws += A[j0 + M:].T @ E[j0 + M:]
+                np.fill_diagonal(Ws, 0.0)
+                W0[...] = Ws / f(cbm)
+            if eta_in:
+                self._learn_inputs(A[M:], eta_in / float(scale))
         return Z
+
+    def _learn_inputs(self, A: np.ndarray, lr: float) -> None:
+        """``W_in += lr Σ_t A_tᵀ ε_t`` with the input eligibility ``ε_t = β_m ε_{t-1} +
+        (1-β_m) x_t`` (rows of ``A (T·M, N)`` in the order of the epoch), then refresh the
+        feed-forward current."""
+        f = self.dtype
+        X = self.x_raw
+        Ex = np.empty_like(X)
+        acc = np.zeros_like(X[0])
+        for t in range(X.shape[0]):
+            acc *= f(self.beta_m)
+            acc += f(1 - self.beta_m) * X[t]
+            Ex[t] = acc
+        self.w_in += f(lr) * (A.T @ Ex.reshape(-1, X.shape[-1]))
+        np.matmul(X, self.w_in.T, out=self.x_current)
+        self.x_current += f(self.cfg.bias)
 
     def internal_targets(self) -> np.ndarray:
         """Spikes of the untrained network driven by the teacher, ``z* (T, M, N)``."""
@@ -295,7 +319,7 @@ class NumpyGoal:
             else:
                 P = (s_bar @ Q) @ Q.T
         self.learn = {"P": np.ascontiguousarray(P, dtype=f), "c": c, "Q": Q, "beta_star": bst,
-                      "eta": self.cfg.eta}
+                      "eta": self.cfg.eta, "eta_in": self.cfg.inp_lr}
         return self.learn
 
     # ---------------------------------------------------------------- training

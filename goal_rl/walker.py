@@ -122,6 +122,7 @@ class WalkerConfig:
     tau_star: float = 1.0
     epochs_rec: int = 30
     rec_lr: float | None = 0.05
+    inp_lr: float = 0.0
     tau_m: float = 0.5
     tau_s: float = 1.0
     tau_o: float = 1.0
@@ -168,6 +169,7 @@ class WalkerConfig:
             raise ValueError(f"hints must be True or False, got {self.hints!r}")
         if self.rec_lr is not None:
             _check_float("rec_lr", self.rec_lr, positive=False)
+        _check_float("inp_lr", self.inp_lr, positive=False)
         return self
 
     @property
@@ -214,7 +216,7 @@ def clone_config(cfg: WalkerConfig) -> Any:
         tau_star=cfg.tau_star, sigma_inp=cfg.sigma_inp, sigma_trg=cfg.sigma_trg,
         sigma_hint=cfg.sigma_hint, use_hints=cfg.hints, sigma_rec=0.0,
         rank=None if cfg.rank_value in (None, 0) else cfg.rank_value,
-        rec_lr=cfg.rec_lr, epochs_rec=0 if cfg.readout_only else cfg.epochs_rec,
+        rec_lr=cfg.rec_lr, inp_lr=cfg.inp_lr, epochs_rec=0 if cfg.readout_only else cfg.epochs_rec,
         ridge=cfg.ridge, refit_readout=True, censored_iters=cfg.censored_iters,
         window=cfg.window, pad="repeat",
         normalize_obs=True, obs_clip=10.0, seed=cfg.seed, device=cfg.device,
@@ -535,7 +537,7 @@ def agent_trace(agent: Any, expert: Callable[[np.ndarray, Any], np.ndarray] | No
 # ------------------------------------------------------------------------------ CLI
 def build_parser() -> argparse.ArgumentParser:
     """Argument parser of ``python -m goal_rl.walker`` (defaults from :class:`WalkerConfig`)."""
-    from .cli import OneLineParser, nonneg_int, positive_float, positive_int
+    from .cli import OneLineParser, nonneg_float, nonneg_int, positive_float, positive_int
 
     d = WalkerConfig()
     p = OneLineParser(prog=PROG, description="BipedalWalker-v3: clone an expert into a "
@@ -558,6 +560,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tau-star", type=positive_float, default=d.tau_star, help="τ⋆ in steps")
     p.add_argument("--epochs", type=nonneg_int, default=d.epochs_rec,
                    help="recurrent GOAL epochs per round")
+    p.add_argument("--inp-lr", type=nonneg_float, default=d.inp_lr,
+                   help=f"learning rate of the input weights W_in (0: fixed; default {d.inp_lr})")
     p.add_argument("--censored-iters", type=nonneg_int, default=d.censored_iters,
                    help="iterations of the bound-aware readout refit (0: plain ridge)")
     p.add_argument("--demo-episodes", type=positive_int, default=d.demo_episodes)
@@ -714,7 +718,8 @@ def run_walker(cfg: WalkerConfig, out: str | os.PathLike | None = None, *,
 def _train(args: argparse.Namespace, device: str) -> int:
     cfg = WalkerConfig(expert=args.expert or "a2c", demos=args.demos, n_rec=args.n_rec,
                        rank=_parse_rank(args.rank, args.n_rec), tau_star=args.tau_star,
-                       epochs_rec=args.epochs, censored_iters=args.censored_iters,
+                       epochs_rec=args.epochs, inp_lr=args.inp_lr,
+                       censored_iters=args.censored_iters,
                        demo_episodes=args.demo_episodes,
                        demo_max_steps=args.demo_steps, dagger_rounds=args.rounds,
                        episodes_per_round=args.episodes_per_round,

@@ -116,6 +116,33 @@ def test_clone_learns_and_refit_helps() -> None:
     assert [p.shape for p in preds] == [(30, 2)] * 3
 
 
+def reactive_demos(n_episodes: int, seed: int) -> Demonstrations:
+    """Memory-free task: 3 Gaussian observations → two nonlinear actions of the current one."""
+    rng = np.random.default_rng(seed)
+    obs = rng.normal(size=(n_episodes * 50, 3)).astype(np.float32)
+    act = np.stack([np.tanh(obs[:, 0] * obs[:, 1]), np.tanh(obs[:, 2] - obs[:, 0])], 1)
+    return Demonstrations(obs, act.astype(np.float32), np.arange(n_episodes) * 50)
+
+
+def test_input_learning_fits_a_reactive_task_better() -> None:
+    """``inp_lr`` > 0 trains W_in along with W_rec: on a task whose actions depend only on the
+    current observation it lowers the training and the held-out error (measured 0.097 →
+    0.085 and 0.124 → 0.111); the agent carries the learnt W_in."""
+    demos, held_out = reactive_demos(20, 0), reactive_demos(6, 1)
+    kw = dict(n_rec=60, sigma_inp=8.0, sigma_trg=4.0, tau_m=0.5, tau_s=1.0, tau_o=1.0,
+              rank=60, rec_lr=0.05, epochs_rec=60, ridge=1e-3)
+    fixed = clone(demos, CloneConfig(**kw), progress=False)
+    learnt = clone(demos, CloneConfig(**kw, inp_lr=0.01), progress=False)
+    assert learnt.readout_mse == fixed.readout_mse  # same start: the targets do not move
+    assert learnt.refit_mse < 0.95 * fixed.refit_mse, (learnt.refit_mse, fixed.refit_mse)
+    assert action_mse(learnt.agent, held_out) < 0.95 * action_mse(fixed.agent, held_out)
+    w_fixed = fixed.agent.network.w_in.numpy()
+    w_learnt = learnt.agent.network.w_in.numpy()
+    assert np.abs(w_learnt - w_fixed).max() > 0.1
+    with pytest.raises(ValueError, match="inp_lr must be a non-negative number, got -1"):
+        CloneConfig(inp_lr=-1.0).validate()
+
+
 def test_clone_rank_below_outputs_uses_first_readout_columns() -> None:
     """R = 1 < O = 2: the feedback is the first column of W_outᵀ (spike level)."""
     from goal_rl.config import GoalConfig

@@ -117,6 +117,46 @@ def test_equivalence_grid_every_epoch(name: str) -> None:
     assert not np.array_equal(rec_n["z"][1], rec_n["z"][-1])
 
 
+def _input_learning_pair(rec_lr: float, inp_lr: float, fold: int | None
+                         ) -> tuple[GoalBatch, NumpyGoal, dict[str, np.ndarray]]:
+    """Both engines on an 8-trial problem (N = 40, T = 60) with input learning."""
+    from goal_rl.core import init_weights
+
+    N, T, M, I, O = 40, 60, 8, 3, 2
+    cfg = GoalConfig(n_rec=N, n_inp=I, n_out=O, t_seq=T, rank=N, tau_star=3.0, rec_lr=rec_lr,
+                     inp_lr=inp_lr, sigma_inp=10.0, dtype="float64").validate()
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(T, M, I))
+    y = np.sin(np.linspace(0, 6, T))[:, None, None] * rng.normal(size=(1, M, O))
+    w = init_weights(I, N, O, sigma_inp=10.0, sigma_trg=cfg.sigma_trg, sigma_rec=0.0,
+                     rng=np.random.default_rng(2))
+    t = GoalBatch(cfg, [w], [N], [3.0], [np.random.default_rng(3)])
+    t._fold_every = fold
+    t.set_task(x[:, None], y[:, None])
+    n = NumpyGoal(cfg, w, N, 3.0, np.random.default_rng(3))
+    n.set_task(x, y)
+    return t, n, w
+
+
+@pytest.mark.parametrize("rec_lr, fold", [(0.01, 1), (0.01, 4), (0.0, 1), (0.0, 4)])
+def test_input_learning_same_in_both_engines(rec_lr: float, fold: int) -> None:
+    """``inp_lr`` > 0 trains W_in by the same rule (input eligibility trace): both engines,
+    torch per step (fold 1) and chunked (fold 4), give the same W_in, W_rec and errors; with
+    ``rec_lr`` = 0 only W_in moves."""
+    t, n, w = _input_learning_pair(rec_lr, 0.002, fold)
+    ht = t.train(15, progress=False)
+    hn = n.train(15, progress=False)
+    np.testing.assert_allclose(ht.mse[:, 0], hn.mse[:, 0], rtol=0, atol=1e-9)
+    np.testing.assert_allclose(t.w_in[0].numpy(), n.w_in, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(t.w_rec[0].numpy(), n.w_rec, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(t.x_current[:, 0, :, :].numpy(), n.x_current, atol=1e-8)
+    assert np.abs(n.w_in - w["w_in"]).max() > 0.05  # the input weights moved
+    if rec_lr == 0:
+        assert np.array_equal(n.w_rec, w["w_rec"])
+    else:
+        assert np.abs(n.w_rec - w["w_rec"]).max() > 0.05
+
+
 @pytest.mark.parametrize("rank, M", [(2, 8), (40, 8), (None, 8), (40, 20)])
 def test_equivalence_many_trials_with_folds(rank: int | None, M: int) -> None:
     """M trials of T = 60 steps, N = 40: the NumPy engine folds its buffered updates into
