@@ -82,9 +82,10 @@ class CloneConfig:
     ``rec_lr`` (``None``: 5/sqrt(N)/M for M trials: the M trials' updates are summed, so
     this keeps one epoch's step the size of the core's single-trial default), ``inp_lr``
     learning rate of ``W_in`` by the same rule (0: input weights fixed, as in the paper; the
-    update is summed over the M trials and the epoch), ``epochs_rec`` recurrent epochs, ``ridge`` relative ridge of the readout fits,
-    ``refit_readout`` final refit on free-running spikes, ``censored_iters`` iterations of
-    the bound-aware (censored) refit when action bounds are given (0: plain ridge).
+    update is summed over the M trials and the epoch), ``epochs_rec`` recurrent epochs,
+    ``ridge`` relative ridge of the readout fits, ``refit_readout`` final refit on
+    free-running spikes, ``censored_iters`` iterations of the bound-aware (censored) refit
+    when action bounds are given (0: plain ridge).
 
     Data: ``window`` steps per trial (``None``: the longest episode), ``pad``
     ``"repeat"``/``"drop"`` for short windows, ``use_hints``, ``normalize_obs`` with
