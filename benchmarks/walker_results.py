@@ -2,8 +2,10 @@
 
 Every row is tested on the same seeded episodes (seeds ``eval_seed + i``, default
 1000–1049) and averaged over training seeds. Rows: the expert; the paper-like setting
-(one 400-step demonstration, no DAgger); readout only (W_rec = 0, no GOAL) with DAgger;
-GOAL-trained recurrent weights with DAgger at several (R, τ⋆) points. Run under the
+(one 400-step demonstration, no DAgger); readout only (W_rec = 0, W_in fixed, no GOAL)
+with DAgger, at the default input scale and at its own best one; GOAL-trained recurrent
+and input weights with DAgger at several (R, τ⋆) points; GOAL with W_in fixed (the
+previous default). Run under the
 shared lock::
 
     flock /tmp/goal_rl_heavy.lock .venv/bin/python benchmarks/walker_results.py \
@@ -37,11 +39,14 @@ def rows(n_rec: int) -> list[tuple[str, dict[str, Any]]]:
         ("paper-like: 1 demo of 400 steps, R=4, τ⋆=1, no DAgger",
          {"rank": 4, "tau_star": 1.0, "demo_episodes": 1, "demo_max_steps": 400,
           "dagger_rounds": 0}),
-        ("readout only (W_rec=0), DAgger", {"rank": 0}),
+        ("readout only (W_rec=0, W_in fixed), DAgger", {"rank": 0}),
+        ("readout only, σ_in=15 (its best input scale), DAgger", {"rank": 0, "sigma_inp": 15.0}),
         ("GOAL R=4, τ⋆=1, DAgger", {"rank": 4, "tau_star": 1.0}),
         ("GOAL R=4, τ⋆=10, DAgger", {"rank": 4, "tau_star": 10.0}),
         (f"GOAL R={n_rec}, τ⋆=1, DAgger", {"rank": n_rec, "tau_star": 1.0}),
         (f"GOAL R={n_rec}, τ⋆=10, DAgger", {"rank": n_rec, "tau_star": 10.0}),
+        (f"GOAL R={n_rec}, τ⋆=1, W_in fixed (inp_lr=0, σ_in=15), DAgger",
+         {"rank": n_rec, "tau_star": 1.0, "inp_lr": 0.0, "sigma_inp": 15.0}),
     ]
 
 

@@ -77,7 +77,9 @@ class WalkerConfig:
     Network / GOAL (see :class:`~goal_rl.cloning.CloneConfig`): ``n_rec`` units N,
     ``rank`` R (``None``: LTTS, ``0``: no recurrent learning — readout only, W_rec = 0),
     ``tau_star`` τ⋆, ``epochs_rec`` recurrent epochs per round, ``rec_lr`` (``None``:
-    5/√N), ``tau_m``/``tau_s``/``tau_o``, ``sigma_inp`` std of the input weights on the
+    5/√N), ``inp_lr`` learning rate of the input weights W_in by the same GOAL error (0:
+    fixed, as in the paper; readout-only runs never learn W_in),
+    ``tau_m``/``tau_s``/``tau_o``, ``sigma_inp`` initial std of the input weights on the
     normalised observations, ``sigma_trg`` std of the teacher projection, ``hints``: add
     the MLP expert's hidden-layer outputs through ``W_hint`` (std ``sigma_hint``) to the
     teacher drive (see :func:`make_hint_fn`; ignored for the heuristic expert; given
@@ -93,8 +95,14 @@ class WalkerConfig:
     Evaluation: ``select_episodes`` (seeds ``select_seed + i``) pick the best round,
     ``eval_episodes`` (seeds ``eval_seed + i``) test it; ``num_envs`` vector envs.
 
-    Defaults chosen by measurement (N = 500, training seed 0; selection returns on 10
-    episodes, see the README): τ_s = τ_o = 1 and τ_m = 1 fit the expert's actions better
+    Defaults chosen by measurement (see the README). The largest step: **learning W_in**
+    (``inp_lr`` = 0.15) from a small initial scale (``sigma_inp`` = 3, was 15 with W_in
+    fixed). On 14,600 noisy-expert steps the held-out clipped-action MSE fell from 0.043
+    (W_in fixed, σ_in = 15) to 0.032 (learnt, σ_in = 15) and 0.020 (learnt, σ_in = 3; with
+    W_in fixed σ_in = 3 gives 0.059), and the default run's test return over training seeds
+    0–3 rose from 240 / 265 / 217 / 227 (mean 237, 74.5 % reach the end) to 292 / 273 / 285 /
+    290 (mean 285, 94 %). Earlier choices (N = 500, training seed 0; selection returns on 10
+    episodes): τ_s = τ_o = 1 and τ_m = 1 fit the expert's actions better
     than the paper's 4/2 (readout refit MSE 0.063 vs 0.085); τ_m = 0.5 (β_m = e⁻², the
     membrane follows the current observation more closely) then lowered the held-out action
     MSE after 30 GOAL epochs with hints from 0.049 to 0.043 (14,600 noisy-expert steps); in
@@ -122,11 +130,11 @@ class WalkerConfig:
     tau_star: float = 1.0
     epochs_rec: int = 30
     rec_lr: float | None = 0.05
-    inp_lr: float = 0.0
+    inp_lr: float = 0.15
     tau_m: float = 0.5
     tau_s: float = 1.0
     tau_o: float = 1.0
-    sigma_inp: float = 15.0
+    sigma_inp: float = 3.0
     sigma_trg: float = 20.0
     hints: bool = True
     sigma_hint: float = 5.0

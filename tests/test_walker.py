@@ -29,7 +29,8 @@ def demos() -> Demonstrations:
 
 @pytest.fixture(scope="module")
 def small_cfg() -> wk.WalkerConfig:
-    return wk.WalkerConfig(n_rec=300, rank=0, window=200, dagger_rounds=0)
+    # readout only at its own best input scale (σ_in = 15; the default 3 is for learnt W_in)
+    return wk.WalkerConfig(n_rec=300, rank=0, window=200, dagger_rounds=0, sigma_inp=15.0)
 
 
 @pytest.fixture(scope="module")
@@ -51,6 +52,28 @@ def test_walker_config_rank_defaults_to_n() -> None:
         wk.WalkerConfig(rank="M").validate()
     with pytest.raises(ValueError, match="outside"):
         wk.WalkerConfig(n_rec=10, rank=11).validate()
+
+
+def test_default_clone_learns_the_input_weights(demos):
+    """By default GOAL trains W_in as well (inp_lr = 0.15 from σ_in = 3): a 5-epoch clone
+    moves W_in and fits the demonstrations better than the readout-only network with the
+    same initial weights, which keeps W_in as drawn."""
+    from goal_rl.core import init_weights
+
+    cfg = wk.WalkerConfig(n_rec=100, epochs_rec=5, window=100)
+    assert cfg.inp_lr == 0.15 and cfg.sigma_inp == 3.0
+    goal = clone(demos, wk.clone_config(cfg), progress=False, action_low=-1.0, action_high=1.0)
+    ro = clone(demos, wk.clone_config(cfg.replace(rank=0)), progress=False, action_low=-1.0,
+               action_high=1.0)
+    w_goal = goal.agent.network.w_in.numpy()
+    w_ro = ro.agent.network.w_in.numpy()
+    n_hint = 128  # the shipped expert's hidden units: they fix the initial draw
+    w0 = init_weights(24, 100, 4, sigma_inp=3.0, sigma_trg=cfg.sigma_trg, sigma_rec=0.0,
+                      rng=np.random.default_rng(np.random.SeedSequence(cfg.seed).spawn(2)[0]),
+                      n_hint=n_hint, sigma_hint=cfg.sigma_hint)["w_in"]
+    np.testing.assert_allclose(w_ro, w0, rtol=1e-6)  # readout only: W_in as drawn
+    assert np.abs(w_goal - w0).max() > 0.5  # GOAL moved it
+    assert goal.refit_mse < ro.refit_mse
 
 
 def test_recording_shapes(demos):
@@ -141,6 +164,8 @@ def test_bad_inputs(tmp_path, capsys, demos):
     assert "not for 'walker'" in _bad(["--play", str(a), *base], capsys)
     (tmp_path / "junk.pt").write_bytes(b"junk")
     assert "junk.pt" in _bad(["--play", str(tmp_path / "junk.pt"), *base], capsys)
+    assert "-0.1" in _bad(["--expert", "--inp-lr", "-0.1", *base], capsys)
+    assert "'fast'" in _bad(["--expert", "--inp-lr", "fast", *base], capsys)
     assert not out.exists() or not any(out.iterdir())  # nothing (half-)written
 
 
