@@ -117,7 +117,7 @@ def test_equivalence_grid_every_epoch(name: str) -> None:
     assert not np.array_equal(rec_n["z"][1], rec_n["z"][-1])
 
 
-def _input_learning_pair(rec_lr: float, inp_lr: float, fold: int | None
+def _input_learning_pair(rec_lr: float, inp_lr: float, fold: int | None, dense: bool = False
                          ) -> tuple[GoalBatch, NumpyGoal, dict[str, np.ndarray]]:
     """Both engines on an 8-trial problem (N = 40, T = 60) with input learning."""
     from goal_rl.core import init_weights
@@ -132,18 +132,23 @@ def _input_learning_pair(rec_lr: float, inp_lr: float, fold: int | None
                      rng=np.random.default_rng(2))
     t = GoalBatch(cfg, [w], [N], [3.0], [np.random.default_rng(3)])
     t._fold_every = fold
+    if dense:  # the chunked path's dense products, as on CUDA
+        t._sparse_gather = False
     t.set_task(x[:, None], y[:, None])
     n = NumpyGoal(cfg, w, N, 3.0, np.random.default_rng(3))
     n.set_task(x, y)
     return t, n, w
 
 
-@pytest.mark.parametrize("rec_lr, fold", [(0.01, 1), (0.01, 4), (0.0, 1), (0.0, 4)])
-def test_input_learning_same_in_both_engines(rec_lr: float, fold: int) -> None:
+@pytest.mark.parametrize("rec_lr, fold, dense", [(0.01, 1, False), (0.01, 4, False),
+                                                 (0.01, 4, True), (0.0, 1, False),
+                                                 (0.0, 4, False)])
+def test_input_learning_same_in_both_engines(rec_lr: float, fold: int, dense: bool) -> None:
     """``inp_lr`` > 0 trains W_in by the same rule (input eligibility trace): both engines,
-    torch per step (fold 1) and chunked (fold 4), give the same W_in, W_rec and errors; with
-    ``rec_lr`` = 0 only W_in moves."""
-    t, n, w = _input_learning_pair(rec_lr, 0.002, fold)
+    torch per step (fold 1) and chunked (fold 4; sparse CPU gathers or the dense products
+    used on CUDA), give the same W_in, W_rec and errors; with ``rec_lr`` = 0 only W_in
+    moves."""
+    t, n, w = _input_learning_pair(rec_lr, 0.002, fold, dense)
     ht = t.train(15, progress=False)
     hn = n.train(15, progress=False)
     np.testing.assert_allclose(ht.mse[:, 0], hn.mse[:, 0], rtol=0, atol=1e-9)
