@@ -136,9 +136,7 @@ class GoalBatch:
         T, M = x.shape[0], x.shape[2]
         self.x = x.expand(T, self.K, M, -1)
         self.y_star = y.expand(T, self.K, M, -1).contiguous()
-        # feed-forward current W_in x + b, (T, K, M, N)
-        self.x_current = (torch.einsum("tkmi,kni->tkmn", self.x, self.w_in)
-                          + self.cfg.bias).contiguous()
+        self.x_current = self._feedforward()
         self.teacher_current = self.x_current + torch.einsum("tkmo,kno->tkmn", self.y_star, self.u)
         if hints is not None:
             if self.w_hint is None:
@@ -240,8 +238,11 @@ class GoalBatch:
         eligibility ``ε_t = β_m ε_{t-1} + (1-β_m) x_t``), then refresh the feed-forward
         current ``x_current``."""
         self.w_in.add_(dwin, alpha=eta_in)
-        self.x_current.copy_(torch.einsum("tkmi,kni->tkmn", self.x, self.w_in))
-        self.x_current.add_(self.cfg.bias)
+        self.x_current.copy_(self._feedforward())
+
+    def _feedforward(self) -> Tensor:
+        """Feed-forward current ``W_in x + b (T, K, M, N)`` of the task inputs."""
+        return (torch.einsum("tkmi,kni->tkmn", self.x, self.w_in) + self.cfg.bias).contiguous()
 
     # ---------------------------------------------------------------- chunked online update
     #: fold the buffered updates into ``w_rec`` about every this many steps (measured on the

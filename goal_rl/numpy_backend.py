@@ -121,7 +121,8 @@ class NumpyGoal:
         self.T, self.M = x.shape[0], x.shape[1]
         self.y_star = np.ascontiguousarray(y)
         self.x_raw = np.ascontiguousarray(x)
-        self.x_current = np.ascontiguousarray(x @ self.w_in.T + f(self.cfg.bias))
+        self._x_trace: np.ndarray | None = None  # input eligibility, made on first use
+        self.x_current = self._feedforward()
         self.teacher_current = self.x_current + y @ self.u.T
         if hints is not None:
             if self.w_hint is None:
@@ -253,21 +254,28 @@ class NumpyGoal:
                 self._learn_inputs(A[M:], eta_in / float(scale))
         return Z
 
+    def _feedforward(self, out: np.ndarray | None = None) -> np.ndarray:
+        """Feed-forward current ``W_in x + b (T, M, N)`` of the task inputs."""
+        out = np.matmul(self.x_raw, self.w_in.T, out=out)
+        out += self.dtype(self.cfg.bias)
+        return out
+
     def _learn_inputs(self, A: np.ndarray, lr: float) -> None:
         """``W_in += lr Σ_t A_tᵀ ε_t`` with the input eligibility ``ε_t = β_m ε_{t-1} +
-        (1-β_m) x_t`` (rows of ``A (T·M, N)`` in the order of the epoch), then refresh the
-        feed-forward current."""
+        (1-β_m) x_t`` (rows of ``A (T·M, N)`` in the order of the epoch; ε depends only on
+        the inputs, so it is filtered once per task), then refresh the feed-forward current."""
         f = self.dtype
-        X = self.x_raw
-        Ex = np.empty_like(X)
-        acc = np.zeros_like(X[0])
-        for t in range(X.shape[0]):
-            acc *= f(self.beta_m)
-            acc += f(1 - self.beta_m) * X[t]
-            Ex[t] = acc
-        self.w_in += f(lr) * (A.T @ Ex.reshape(-1, X.shape[-1]))
-        np.matmul(X, self.w_in.T, out=self.x_current)
-        self.x_current += f(self.cfg.bias)
+        if self._x_trace is None:
+            X = self.x_raw
+            Ex = np.empty_like(X)
+            acc = np.zeros_like(X[0])
+            for t in range(X.shape[0]):
+                acc *= f(self.beta_m)
+                acc += f(1 - self.beta_m) * X[t]
+                Ex[t] = acc
+            self._x_trace = Ex.reshape(-1, X.shape[-1])
+        self.w_in += f(lr) * (A.T @ self._x_trace)
+        self._feedforward(out=self.x_current)
 
     def internal_targets(self) -> np.ndarray:
         """Spikes of the untrained network driven by the teacher, ``z* (T, M, N)``."""
