@@ -238,9 +238,16 @@ def _terrain_end_x() -> float:
     return float((bw.TERRAIN_LENGTH - bw.TERRAIN_GRASS) * bw.TERRAIN_STEP)
 
 
-def make_env(render_mode: str | None = None) -> Any:
+def make_env(render_mode: str | None = None, fast: bool = True) -> Any:
     """``BipedalWalker-v3`` whose ``info["reached_end"]`` (0/1) says whether the walker
-    crossed the finish line without falling (the episode then terminates)."""
+    crossed the finish line without falling (the episode then terminates).
+
+    ``fast`` (default) builds it on :class:`envs.fast_walker.FastBipedalWalker`, whose
+    steps equal Gymnasium's bit for bit and take ≈ 25 % less time; ``fast=False`` builds
+    Gymnasium's own class. Either way the spec (id, 1,600-step limit) is the registered one.
+    """
+    import dataclasses
+
     import gymnasium as gym
 
     class ReachedEnd(gym.Wrapper):
@@ -248,14 +255,21 @@ def make_env(render_mode: str | None = None) -> Any:
 
         def step(self, action: Any) -> Any:
             obs, reward, terminated, truncated, info = self.env.step(action)
-            base = self.env.unwrapped
             info = dict(info)
-            info["reached_end"] = float(bool(
-                terminated and not base.game_over and float(base.hull.position[0]) > self.end_x))
+            reached = False
+            if terminated:
+                base = self.env.unwrapped
+                reached = not base.game_over and float(base.hull.position[0]) > self.end_x
+            info["reached_end"] = float(reached)
             return obs, reward, terminated, truncated, info
 
+    spec = gym.spec(ENV_ID)
+    if fast:
+        from envs.fast_walker import FastBipedalWalker
+
+        spec = dataclasses.replace(spec, entry_point=FastBipedalWalker)
     kwargs = {} if render_mode is None else {"render_mode": render_mode}
-    return ReachedEnd(gym.make(ENV_ID, **kwargs))
+    return ReachedEnd(gym.make(spec, **kwargs))
 
 
 def make_expert(name: str) -> Callable[[np.ndarray, Any], np.ndarray]:
