@@ -29,6 +29,7 @@ vector env's autoreset mode.
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import os
 from collections.abc import Callable, Iterator, Sequence
@@ -86,6 +87,16 @@ class _NumpyView:
     params: LIFParams
     betas: tuple[float, float, float]  # (β_m, β_s, β_o)
     dtype: Any
+
+    @functools.cached_property
+    def consts(self) -> tuple[Any, ...]:
+        """``(β_m, 1−β_m, β_s, 1−β_s, β_o, 1−β_o, bias, reset, θ)`` as scalars of
+        :attr:`dtype`: the values NumPy would cast the Python floats to in every
+        operation, cast once (same results, less per-step work)."""
+        bm, bs, bo = self.betas
+        p = self.params
+        return tuple(self.dtype(c) for c in (bm, 1 - bm, bs, 1 - bs, bo, 1 - bo,
+                                             p.bias, p.reset, p.theta))
 
 
 def _torch_state(state: LIFState | None, like: Tensor) -> LIFState | None:
@@ -321,13 +332,21 @@ class SpikingAgent:
             x = x * nv.obs_scale
         if nv.obs_clip is not None:  # (np.clip costs several µs more on small arrays)
             x = np.minimum(np.maximum(x, -nv.obs_clip), nv.obs_clip)
-        bm, bs, bo = nv.betas
-        s = bs * state.s + (1 - bs) * state.z
-        e = bm * state.e + (1 - bm) * s
-        current = (x @ nv.w_in.T + nv.params.bias) + s @ nv.w_rec.T
-        v = bm * state.v + (1 - bm) * current + nv.params.reset * state.z
-        z = (v > nv.params.theta).astype(nv.dtype)
-        r = bo * state.r + (1 - bo) * z
+        # lif_step operation by operation; the in-place forms only skip temporaries
+        bm, cm, bs, cs, bo, co, bias, reset, theta = nv.consts
+        s = bs * state.s
+        s += cs * state.z
+        e = bm * state.e
+        e += cm * s
+        current = x @ nv.w_in.T
+        current += bias
+        current += s @ nv.w_rec.T
+        v = bm * state.v
+        v += cm * current
+        v += reset * state.z
+        z = (v > theta).astype(nv.dtype)
+        r = bo * state.r
+        r += co * z
         y = clip_actions(r @ nv.w_out.T, nv.action_low, nv.action_high)
         return y, LIFState(v, z, s, e, r)
 
@@ -703,6 +722,19 @@ def _numpy_loop(agent: SpikingAgent) -> bool:
     return agent.device.type == "cpu"
 
 
+def _bound_act(agent: SpikingAgent) -> Callable[[Any, LIFState | None], Any]:
+    """``agent.act`` for a loop in which the agent's weights are not replaced: a CPU
+    agent's NumPy views are looked up once instead of at every step."""
+    nv = agent._numpy_view()
+    if nv is None:
+        return agent.act
+
+    def act(obs: Any, state: LIFState | None) -> Any:
+        return agent._act_numpy(nv, obs, state, None)
+
+    return act
+
+
 @contextlib.contextmanager
 def closed_loop_threads(agent: SpikingAgent) -> Iterator[None]:
     """For closed loops of ``agent`` (a block of :meth:`SpikingAgent.act` calls): one torch
@@ -724,6 +756,7 @@ def _evaluate_single(agent: SpikingAgent, env: Any, n_episodes: int, seed: int |
     lo, hi = _space_bounds(agent, env.action_space)
     act_shape = tuple(env.action_space.shape)
     tenv = env if _numpy_loop(agent) else NumpyToTorch(env, device=agent.device)
+    act = _bound_act(agent)
     returns: list[float] = []
     lengths: list[int] = []
     extras: dict[str, list[float]] = {}
@@ -735,7 +768,7 @@ def _evaluate_single(agent: SpikingAgent, env: Any, n_episodes: int, seed: int |
             state = None
             total, steps = 0.0, 0
             while True:
-                a, state = agent.act(obs.reshape(1, -1), state)
+                a, state = act(obs.reshape(1, -1), state)
                 a = clip_actions(a, lo, hi)[0].reshape(act_shape)
                 obs, reward, terminated, truncated, info = tenv.step(a)
                 total += float(_scalar(reward))
