@@ -1,8 +1,9 @@
 """Closed-loop speed of the walker spiking agent (N = 500) on BipedalWalker-v3.
 
-Prints env-only steps/s, agent-only steps/s (network step without env), closed-loop
-steps/s at batch 1, and batched throughput with 8 and 32 vector envs, plus a profile of
-where the batch-1 time goes. Run under the shared lock::
+Prints env-only steps/s (Gymnasium's env and goal_rl's bit-identical faster one, which
+:func:`goal_rl.walker.make_env` builds by default), agent-only steps/s (network step
+without env), closed-loop steps/s at batch 1 (on both envs), and batched throughput with
+8 and 32 vector envs, plus a profile of where the batch-1 time goes. Run under the shared lock::
 
     flock /tmp/goal_rl_heavy.lock .venv/bin/python benchmarks/walker_speed.py [--device cpu]
 """
@@ -27,16 +28,16 @@ from goal_rl.walker import make_env
 def random_agent(n_rec: int = 500, device: str = "cpu", seed: int = 0) -> SpikingAgent:
     """An agent with walker-like random weights (speed does not depend on training)."""
     rng = np.random.default_rng(seed)
-    w = {"w_in": rng.normal(0, 15, (n_rec, 24)), "w_rec": rng.normal(0, 0.1, (n_rec, n_rec)),
+    w = {"w_in": rng.normal(0, 3, (n_rec, 24)), "w_rec": rng.normal(0, 0.1, (n_rec, n_rec)),
          "w_out": rng.normal(0, 1 / np.sqrt(n_rec), (4, n_rec))}
-    net = SpikingNetwork(w, LIFParams(tau_m=4.0, tau_s=2.0, tau_o=3.0))
+    net = SpikingNetwork(w, LIFParams(tau_m=0.5, tau_s=1.0, tau_o=1.0))  # walker defaults
     return SpikingAgent(net, obs_shift=np.zeros(24), obs_scale=np.ones(24), obs_clip=10.0,
                         action_low=-1.0, action_high=1.0, device=device)
 
 
-def env_only(steps: int = 5000) -> float:
-    """Env steps/s with random actions."""
-    env = make_env()
+def env_only(steps: int = 5000, fast: bool = True) -> float:
+    """Env steps/s with random actions (``fast``: goal_rl's env, else Gymnasium's)."""
+    env = make_env(fast=fast)
     env.reset(seed=0)
     rng = np.random.default_rng(0)
     acts = rng.uniform(-1, 1, (steps, 4)).astype(np.float32)
@@ -79,24 +80,44 @@ def agent_only_numpy(agent: SpikingAgent, steps: int = 5000, batch: int = 1) -> 
     return steps * batch / (time.perf_counter() - t0)
 
 
-def closed_loop(agent: SpikingAgent, n_episodes: int, num_envs: int) -> float:
-    """Agent+env steps/s through :func:`goal_rl.agent.evaluate`."""
-    res = evaluate(agent, make_env, n_episodes, 0, num_envs=num_envs)
+def closed_loop(agent: SpikingAgent, n_episodes: int, num_envs: int, fast: bool = True) -> float:
+    """Agent+env steps/s through :func:`goal_rl.agent.evaluate` (``fast``: on goal_rl's
+    env, else on Gymnasium's)."""
+    res = evaluate(agent, lambda: make_env(fast=fast), n_episodes, 0, num_envs=num_envs)
     return float(res["steps_per_s"])
+
+
+def _spread(values: list[float]) -> str:
+    """``median [min, max] steps/s`` of repeated measurements."""
+    return (f"{np.median(values):6.0f} [{min(values):.0f}, {max(values):.0f}] steps/s")
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--device", default="cpu")
     p.add_argument("--n-rec", type=int, default=500)
+    p.add_argument("--repeats", type=int, default=7, help="interleaved repeats per figure")
     args = p.parse_args()
     agent = random_agent(args.n_rec, args.device)
-    print(f"N = {args.n_rec}, device {args.device}, torch threads {torch.get_num_threads()}")
-    print(f"env only (random actions)     : {env_only():8.0f} steps/s")
-    print(f"agent only, torch path, b. 1  : {agent_only(agent):8.0f} steps/s")
+    reps = args.repeats
+    print(f"N = {args.n_rec}, device {args.device}, torch threads {torch.get_num_threads()}; "
+          f"median [min, max] of {reps} interleaved repeats (this VM's speed drifts by "
+          "up to ±25 % between minutes, so goal_rl's and Gymnasium's env alternate)")
+    fast_env, stock_env, fast_loop, stock_loop = [], [], [], []
+    for _ in range(reps):
+        fast_env.append(env_only(2000))
+        stock_env.append(env_only(2000, fast=False))
+        fast_loop.append(closed_loop(agent, 2, 1))
+        stock_loop.append(closed_loop(agent, 2, 1, fast=False))
+    print(f"env only (random actions)     : {_spread(fast_env)}"
+          f"   (Gymnasium's env: {_spread(stock_env)})")
+    torch_path = [agent_only(agent, 2000) for _ in range(reps)]
+    print(f"agent only, torch path, b. 1  : {_spread(torch_path)}")
     if agent.device.type == "cpu":
-        print(f"agent only, NumPy path, b. 1  : {agent_only_numpy(agent):8.0f} steps/s")
-    print(f"closed loop, batch 1          : {closed_loop(agent, 8, 1):8.0f} steps/s")
+        print(f"agent only, NumPy path, b. 1  : "
+              f"{_spread([agent_only_numpy(agent, 3000) for _ in range(reps)])}")
+    print(f"closed loop, batch 1          : {_spread(fast_loop)}"
+          f"   (on Gymnasium's env: {_spread(stock_loop)})")
     for k in (8, 32):
         print(f"closed loop, {k:2d} vector envs   : {closed_loop(agent, 2 * k, k):8.0f} steps/s"
               f"   (agent only, batch {k}: {agent_only(agent, 2000, k):8.0f})")

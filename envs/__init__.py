@@ -6,6 +6,10 @@ Importing this package registers:
 
 From a fresh interpreter, ``gym.make("envs:goal_rl/ButtonFood-v0")`` imports this package
 first and then builds the env.
+
+:mod:`envs.fast_walker` holds :class:`~envs.fast_walker.FastBipedalWalker`, Gymnasium's
+``BipedalWalker`` with a faster, bit-identical ``step`` (not registered under a new id:
+:func:`goal_rl.walker.make_env` builds it under the ``BipedalWalker-v3`` spec).
 """
 
 import gymnasium
