@@ -9,20 +9,24 @@ rewards and terminations are equal bit for bit (checked by the tests over seeded
 against ``gymnasium.make("BipedalWalker-v3")``). Physics, terrain, resets, rendering and
 the lidar callbacks are Gymnasium's own.
 
-Build it through :func:`goal_rl.walker.make_env`, or ``gymnasium.make`` with
-``entry_point=FastBipedalWalker`` (the registered spec keeps its id, time limit and
-reward threshold).
+Build it with :func:`make_walker` (or :func:`goal_rl.walker.make_env`, which adds the
+``reached_end`` info): ``gymnasium.make`` of the registered ``BipedalWalker-v3`` spec with
+this class as entry point, so the id, time limit and reward threshold are Gymnasium's.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 from gymnasium.envs.box2d import bipedal_walker as _bw
 
-__all__ = ["FastBipedalWalker"]
+__all__ = ["FastBipedalWalker", "make_walker"]
+
+WALKER_ID = "BipedalWalker-v3"
 
 _FPS = float(_bw.FPS)
 _HIP, _KNEE, _TORQUE = _bw.SPEED_HIP, _bw.SPEED_KNEE, _bw.MOTORS_TORQUE
@@ -108,3 +112,14 @@ class FastBipedalWalker(_bw.BipedalWalker):
         if self.render_mode == "human":
             self.render()
         return np.array(state, dtype=np.float32), reward, terminated, False, {}
+
+
+def make_walker(render_mode: str | None = None, fast: bool = True) -> gym.Env:
+    """``gymnasium.make("BipedalWalker-v3")`` built on :class:`FastBipedalWalker`
+    (``fast=False``: on Gymnasium's own class), with the registered wrappers (1,600-step
+    time limit, order enforcing, env checker)."""
+    spec = gym.spec(WALKER_ID)
+    if fast:
+        spec = dataclasses.replace(spec, entry_point=FastBipedalWalker)
+    kwargs = {} if render_mode is None else {"render_mode": render_mode}
+    return gym.make(spec, **kwargs)

@@ -321,14 +321,14 @@ def evaluate_expert(
     falling or being truncated at the 1600-step limit.  An expert with a ``reset()`` method
     (the stateful heuristic) is reset before every episode.
     """
-    import gymnasium as gym
+    from envs.fast_walker import make_walker
 
     if isinstance(expert, (str, os.PathLike)):
         expert = load_expert(expert)
     if int(n_episodes) < 1:
         raise ValueError(f"n_episodes must be >= 1, got {n_episodes}")
     end_x = _terrain_end_x()
-    env = gym.make(ENV_ID)
+    env = make_walker()  # steps equal to gym.make(ENV_ID)'s, bit for bit, and faster
     returns: list[float] = []
     lengths: list[int] = []
     successes: list[bool] = []

@@ -7,9 +7,11 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import pytest
+from gymnasium.envs.box2d.bipedal_walker import BipedalWalker
 
-from envs.fast_walker import FastBipedalWalker
+from envs.fast_walker import FastBipedalWalker, make_walker
 from goal_rl.walker import make_env, make_expert
+from goal_rl.walker_expert import evaluate_expert
 
 
 def _same_step(fast: tuple, ref: tuple, where: str) -> None:
@@ -95,14 +97,15 @@ def test_rendered_frames_are_identical() -> None:
     ref.close()
 
 
-def test_gym_make_with_the_class_as_entry_point() -> None:
-    env = gym.make(gym.spec("BipedalWalker-v3"), disable_env_checker=True)
-    spec = env.spec
-    assert spec is not None
-    import dataclasses
-
-    fast = gym.make(dataclasses.replace(spec, entry_point=FastBipedalWalker))
-    obs, _ = fast.reset(seed=0)
-    assert obs.shape == (24,)
-    _, reward, terminated, truncated, _ = fast.step(np.zeros(4, np.float32))
-    assert np.isfinite(reward) and not truncated and not terminated
+def test_make_walker_is_gym_make_of_the_registered_spec() -> None:
+    """make_walker: the registered spec and wrappers, on either class; the expert's
+    evaluation (which runs on it) gives its known return on the shipped expert."""
+    for fast, cls in ((True, FastBipedalWalker), (False, BipedalWalker)):
+        env = make_walker(fast=fast)
+        assert type(env.unwrapped) is cls
+        assert env.spec is not None and env.spec.id == "BipedalWalker-v3"
+        assert isinstance(env, gym.wrappers.TimeLimit) and env.spec.max_episode_steps == 1600
+        obs, _ = env.reset(seed=0)
+        assert obs.shape == (24,) and obs.dtype == np.float32
+    res = evaluate_expert("a2c", n_episodes=1, seed=1000)
+    assert res["success_rate"] == 1.0 and res["mean_reward"] > 295
