@@ -24,7 +24,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.envs.box2d import bipedal_walker as _bw
 
-__all__ = ["FastBipedalWalker", "make_walker"]
+__all__ = ["FastBipedalWalker", "make_walker", "reached_end"]
 
 WALKER_ID = "BipedalWalker-v3"
 
@@ -33,6 +33,7 @@ _HIP, _KNEE, _TORQUE = _bw.SPEED_HIP, _bw.SPEED_KNEE, _bw.MOTORS_TORQUE
 # lidar ray ends relative to the hull position (the products Gymnasium computes each step)
 _RAYS = tuple((math.sin(1.5 * i / 10.0) * _bw.LIDAR_RANGE,
                math.cos(1.5 * i / 10.0) * _bw.LIDAR_RANGE) for i in range(10))
+# x of the finish line: past it the episode terminates (Gymnasium's condition)
 _END_X = (_bw.TERRAIN_LENGTH - _bw.TERRAIN_GRASS) * _bw.TERRAIN_STEP
 _SCROLL = _bw.VIEWPORT_W / _bw.SCALE / 5
 
@@ -93,7 +94,7 @@ class FastBipedalWalker(_bw.BipedalWalker):
         ]
         state += [cb.fraction for cb in lidar]
 
-        self.scroll = pos.x - _SCROLL
+        self.scroll = px - _SCROLL
         shaping = 130 * px / _bw.SCALE
         shaping -= 5.0 * abs(angle)
         reward: Any = 0
@@ -123,3 +124,13 @@ def make_walker(render_mode: str | None = None, fast: bool = True) -> gym.Env:
         spec = dataclasses.replace(spec, entry_point=FastBipedalWalker)
     kwargs = {} if render_mode is None else {"render_mode": render_mode}
     return gym.make(spec, **kwargs)
+
+
+def reached_end(env: gym.Env, terminated: bool) -> bool:
+    """Whether a step of ``env`` (either walker class, wrapped or not) that returned
+    ``terminated`` ended the episode at the finish line: the hull is past the end of the
+    terrain and the walker did not fall."""
+    if not terminated:
+        return False
+    base = env.unwrapped
+    return not base.game_over and float(base.hull.position[0]) > _END_X

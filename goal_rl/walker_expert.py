@@ -303,12 +303,6 @@ def load_expert(name_or_path: str | os.PathLike = "a2c") -> MLPExpert | Heuristi
     return MLPExpert.from_file(name)
 
 
-def _terrain_end_x() -> float:
-    from gymnasium.envs.box2d import bipedal_walker as bw
-
-    return float((bw.TERRAIN_LENGTH - bw.TERRAIN_GRASS) * bw.TERRAIN_STEP)
-
-
 def evaluate_expert(
     expert: Callable[[np.ndarray], np.ndarray] | str | os.PathLike,
     n_episodes: int = 50,
@@ -321,13 +315,12 @@ def evaluate_expert(
     falling or being truncated at the 1600-step limit.  An expert with a ``reset()`` method
     (the stateful heuristic) is reset before every episode.
     """
-    from envs.fast_walker import make_walker
+    from envs.fast_walker import make_walker, reached_end
 
     if isinstance(expert, (str, os.PathLike)):
         expert = load_expert(expert)
     if int(n_episodes) < 1:
         raise ValueError(f"n_episodes must be >= 1, got {n_episodes}")
-    end_x = _terrain_end_x()
     env = make_walker()  # steps equal to gym.make(ENV_ID)'s, bit for bit, and faster
     returns: list[float] = []
     lengths: list[int] = []
@@ -345,13 +338,9 @@ def evaluate_expert(
                 steps += 1
                 if terminated or truncated:
                     break
-            base = env.unwrapped
-            reached = bool(
-                terminated and not base.game_over and float(base.hull.position[0]) > end_x
-            )
             returns.append(total)
             lengths.append(steps)
-            successes.append(reached)
+            successes.append(reached_end(env, terminated))
     finally:
         env.close()
     r = np.asarray(returns)

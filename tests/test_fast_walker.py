@@ -70,6 +70,7 @@ def test_random_actions_step_bit_identically(dtype: type) -> None:
     counts = _play_both(policy, seeds=[0, 1, 2], max_steps=400)
     assert counts["steps"] > 300
     assert counts["terminated"] >= 1  # a fall (reward -100) was compared too
+    assert counts["reached_end"] == 0  # ... and a fall is not a finish
 
 
 def test_expert_episode_to_the_finish_is_bit_identical() -> None:
