@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from gymnasium.envs.box2d.bipedal_walker import BipedalWalker
 
-from envs.fast_walker import FastBipedalWalker, make_walker
+from envs.fast_walker import _RAYS, FastBipedalWalker, make_walker
 from goal_rl.walker import make_env, make_expert
 from goal_rl.walker_expert import evaluate_expert
 
@@ -80,6 +80,49 @@ def test_expert_episode_to_the_finish_is_bit_identical() -> None:
     counts = _play_both(lambda obs, env, t: expert(obs, env), seeds=[1000])
     assert counts["reached_end"] == 1
     assert 800 < counts["steps"] < 1600
+
+
+def test_rays_are_cast_in_a_terrain_only_world() -> None:
+    """The lidar's ray world holds one edge per terrain edge and nothing else, is rebuilt
+    for each new terrain, and its fractions equal those cast in the physics world with
+    Gymnasium's callbacks (the legs the rays cross included)."""
+    env = FastBipedalWalker()
+    env.reset(seed=2)
+    world = env._ray_world
+    assert world is not None
+    edges = [f for b in world.bodies for f in b.fixtures]
+    assert len(edges) == len(env.terrain) == len(env.terrain_x) - 1
+    env.step(np.array([0.3, -0.2, 0.1, 0.4], dtype=np.float32))
+    pos = env.hull.position
+    ours = env._lidar(pos, pos[0], pos[1])
+    for cb, (dx, dy) in zip(env.lidar, _RAYS):
+        cb.fraction = 1.0
+        env.world.RayCast(cb, pos, (pos[0] + dx, pos[1] - dy))
+    assert ours == [cb.fraction for cb in env.lidar]
+    assert min(ours) < 1.0  # the terrain is within range
+    env.reset(seed=3)
+    assert env._ray_world is not world
+
+
+def test_hardcore_terrain_steps_bit_identically() -> None:
+    """Hardcore terrain (obstacles are polygons): the rays go to the physics world, and
+    the steps are still Gymnasium's."""
+    fast, ref = FastBipedalWalker(hardcore=True), BipedalWalker(hardcore=True)
+    rng = np.random.default_rng(4)
+    steps = 0
+    for seed in (0, 1):
+        obs_f, _ = fast.reset(seed=seed)
+        obs_r, _ = ref.reset(seed=seed)
+        assert obs_f.tobytes() == obs_r.tobytes()
+        assert fast._ray_world is None
+        for t in range(300):
+            action = rng.uniform(-1, 1, 4).astype(np.float32)
+            out_f, out_r = fast.step(action), ref.step(action)
+            _same_step(out_f, out_r, f"hardcore seed {seed} step {t}")
+            steps += 1
+            if out_r[2]:
+                break
+    assert steps > 100
 
 
 def test_rendered_frames_are_identical() -> None:
