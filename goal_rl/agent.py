@@ -309,7 +309,9 @@ class SpikingAgent:
         return self._act_numpy(nv, obs, state, episode_start)
 
     def _act_numpy(self, nv: _NumpyView, obs: np.ndarray, state: LIFState | None,
-                   episode_start: Any) -> tuple[np.ndarray, LIFState]:
+                   episode_start: Any, traces: bool = True) -> tuple[np.ndarray, LIFState]:
+        """:meth:`act_numpy` on the views ``nv``; ``traces=False`` leaves the eligibility
+        trace ``e`` as it was (it only feeds learning, not the actions)."""
         obs = np.asarray(obs)
         if obs.ndim == 2 and obs.shape[1] == nv.w_in.shape[1] and (
                 state is None or state.v.shape[0] == obs.shape[0]):
@@ -336,8 +338,10 @@ class SpikingAgent:
         bm, cm, bs, cs, bo, co, bias, reset, theta = nv.consts
         s = bs * state.s
         s += cs * state.z
-        e = bm * state.e
-        e += cm * s
+        e = state.e
+        if traces:
+            e = bm * e
+            e += cm * s
         current = x @ nv.w_in.T
         current += bias
         current += s @ nv.w_rec.T
@@ -471,6 +475,11 @@ def _numpy(x: Any) -> np.ndarray:
 
 
 def _scalar(x: Any) -> Any:
+    """A one-value array, tensor or NumPy scalar as a Python scalar (else the array)."""
+    if type(x) in (bool, int, float):  # the usual terminated / truncated / reward
+        return x
+    if isinstance(x, np.generic):
+        return x.item()
     arr = _numpy(x)
     return arr.item() if arr.size == 1 else arr
 
@@ -723,14 +732,15 @@ def _numpy_loop(agent: SpikingAgent) -> bool:
 
 
 def _bound_act(agent: SpikingAgent) -> Callable[[Any, LIFState | None], Any]:
-    """``agent.act`` for a loop in which the agent's weights are not replaced: a CPU
-    agent's NumPy views are looked up once instead of at every step."""
+    """``agent.act`` for a loop in which the agent's weights are not replaced and that
+    does not learn: a CPU agent's NumPy views are looked up once instead of at every step,
+    and its eligibility traces are not advanced (the actions are the same)."""
     nv = agent._numpy_view()
     if nv is None:
         return agent.act
 
     def act(obs: Any, state: LIFState | None) -> Any:
-        return agent._act_numpy(nv, obs, state, None)
+        return agent._act_numpy(nv, obs, state, None, traces=False)
 
     return act
 

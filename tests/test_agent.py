@@ -111,6 +111,33 @@ def test_numpy_path_equals_torch_path_in_float64() -> None:
     assert np.abs(a_n).max() <= 0.5
 
 
+def test_numpy_step_without_traces_acts_the_same() -> None:
+    """traces=False (evaluate's loop) leaves e untouched and changes nothing else."""
+    agent = float64_agent()
+    nv = agent._numpy_view()
+    rng = np.random.default_rng(5)
+    with_e, without_e = None, None
+    for _ in range(50):
+        obs = rng.random((2, 80))
+        a1, with_e = agent._act_numpy(nv, obs, with_e, None)
+        a2, without_e = agent._act_numpy(nv, obs, without_e, None, traces=False)
+        np.testing.assert_array_equal(a1, a2)
+        for name in ("v", "z", "s", "r"):
+            np.testing.assert_array_equal(getattr(with_e, name), getattr(without_e, name))
+    assert not without_e.e.any() and with_e.e.any()
+
+
+def test_scalar_gives_python_scalars() -> None:
+    from goal_rl.agent import _scalar
+
+    for value, expected in ((True, True), (3, 3), (2.5, 2.5), (np.float32(0.25), 0.25),
+                            (np.bool_(True), True), (np.array([1.5]), 1.5),
+                            (torch.tensor(2.0), 2.0)):
+        out = _scalar(value)
+        assert out == expected and type(out) is type(expected), value
+    np.testing.assert_array_equal(_scalar(np.array([1, 2])), [1, 2])
+
+
 def test_numpy_and_torch_states_interchange() -> None:
     """A torch state can continue on the NumPy path and vice versa."""
     agent = float64_agent()
