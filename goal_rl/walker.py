@@ -237,7 +237,7 @@ def make_env(render_mode: str | None = None, fast: bool = True) -> Any:
     crossed the finish line without falling (the episode then terminates).
 
     ``fast`` (default) builds it on :class:`envs.fast_walker.FastBipedalWalker`, whose
-    steps equal Gymnasium's bit for bit and take ≈ 30 % less time; ``fast=False`` builds
+    steps equal Gymnasium's bit for bit and take ≈ 40 % less time; ``fast=False`` builds
     Gymnasium's own class. Either way the spec (id, 1,600-step limit) is the registered one.
     """
     import gymnasium as gym
