@@ -89,6 +89,25 @@ def finite_float(text: str) -> float:
     return val
 
 
+def parse_rank(text: str, n_rec: int | None = None, name: str = "rank") -> int | None:
+    """A feedback rank R from the command line: an integer, ``ltts`` or ``none`` (``None``:
+    LTTS's diagonal feedback), or ``N`` (= ``n_rec``, when given).
+
+    Raises:
+        ValueError: anything else, naming ``name`` and the text.
+    """
+    word = text.strip()
+    if word.lower() in ("ltts", "none"):
+        return None
+    if word == "N" and n_rec is not None:
+        return int(n_rec)
+    try:
+        return int(word)
+    except ValueError:
+        choices = "an integer, 'N' or 'ltts'" if n_rec is not None else "an integer or 'ltts'"
+        raise ValueError(f"invalid {name} {text!r}: {choices}") from None
+
+
 def resolve_device(requested: str, gpu_flag: bool = False) -> str:
     """``"cuda"`` if asked for and available, else ``"cpu"`` with a warning on stderr."""
     want = "cuda" if gpu_flag else requested

@@ -474,14 +474,13 @@ def format_map(rows: Sequence[Row], key: str = "final_mse", fmt: str = "{:.4g}")
 
 # ---------------------------------------------------------------------------- CLI
 def rank_arg(text: str) -> int | None:
-    """argparse type: an integer rank or ``ltts`` (``None``)."""
-    if text.strip().lower() == "ltts":
-        return None
+    """argparse type: an integer rank or ``ltts`` (``None``), see :func:`.cli.parse_rank`."""
+    from .cli import parse_rank
+
     try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid rank {text!r}: an integer or 'ltts'"
-                                         ) from None
+        return parse_rank(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 #: trajectory flags that make no sense for a sweep (per-point or single-run only)

@@ -591,17 +591,6 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _parse_rank(text: str, n_rec: int) -> int | None:
-    if text.strip().lower() in ("ltts", "none"):
-        return None
-    if text.strip() == "N":
-        return n_rec
-    try:
-        return int(text)
-    except ValueError:
-        raise ValueError(f"bad --rank {text!r}: use an integer 0..N, 'N' or 'ltts'") from None
-
-
 def _row(name: str, m: dict[str, Any]) -> str:
     return (f"{name:<16} {m['mean_reward']:8.1f} ± {m['std_reward']:6.1f}   "
             f"{100 * m['success_rate']:5.0f}%   {m['mean_length']:7.0f}")
@@ -720,8 +709,10 @@ def run_walker(cfg: WalkerConfig, out: str | os.PathLike | None = None, *,
 
 
 def _train(args: argparse.Namespace, device: str) -> int:
+    from .cli import parse_rank
+
     cfg = WalkerConfig(expert=args.expert or "a2c", demos=args.demos, n_rec=args.n_rec,
-                       rank=_parse_rank(args.rank, args.n_rec), tau_star=args.tau_star,
+                       rank=parse_rank(args.rank, args.n_rec, "--rank"), tau_star=args.tau_star,
                        epochs_rec=args.epochs, inp_lr=args.inp_lr,
                        censored_iters=args.censored_iters,
                        demo_episodes=args.demo_episodes,

@@ -13,7 +13,7 @@ import pytest
 
 from goal_rl.__main__ import main
 from goal_rl.agent import SpikingAgent
-from goal_rl.cli import run_main
+from goal_rl.cli import parse_rank, run_main
 from tasks.button_food import record_angle_demos
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -136,3 +136,14 @@ def test_module_entry_exit_code_subprocess(tmp_path) -> None:
     assert proc.returncode == 2
     assert proc.stderr.strip() == ("python -m goal_rl: error: bad value 'oops' for setting "
                                    "'n_rec' (expected int)")
+
+
+def test_parse_rank() -> None:
+    """The rank text of the CLIs: integers, ltts/none (diagonal feedback), N when known."""
+    assert parse_rank(" 12 ") == 12 and parse_rank("0", 50) == 0
+    assert parse_rank("LTTS") is None and parse_rank("none", 50) is None
+    assert parse_rank("N", 500) == 500
+    with pytest.raises(ValueError, match="invalid rank 'N': an integer or 'ltts'"):
+        parse_rank("N")  # no N to stand for
+    with pytest.raises(ValueError, match="invalid --rank '4.5': an integer, 'N' or 'ltts'"):
+        parse_rank("4.5", 500, "--rank")

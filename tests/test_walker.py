@@ -164,6 +164,7 @@ def test_bad_inputs(tmp_path, capsys, demos):
     assert "junk.pt" in _bad(["--play", str(tmp_path / "junk.pt"), *base], capsys)
     assert "-0.1" in _bad(["--expert", "--inp-lr", "-0.1", *base], capsys)
     assert "'fast'" in _bad(["--expert", "--inp-lr", "fast", *base], capsys)
+    assert "--rank 'R4'" in _bad(["--expert", "--rank", "R4", *base], capsys)
     assert not out.exists() or not any(out.iterdir())  # nothing (half-)written
 
 
