@@ -118,30 +118,30 @@ class FastBipedalWalker(_bw.BipedalWalker):
 
     _ray_terrain: list[Any] | None = None  # the terrain list _ray_world was built from
     _ray_world: Box2D.b2World | None = None
-    _rays: tuple[_NearestHit, ...] = ()
+    _rays: tuple[_NearestHit, ...] = ()  # its callbacks, made once
 
     def _lidar(self, pos: Any, px: float, py: float) -> list[float]:
         """The ten lidar fractions (1.0: nothing within range) from hull position ``pos``
         (``px``, ``py`` its coordinates), as Gymnasium's step computes them."""
-        if self.render_mode is not None:  # the ray ends are only read by render()
-            for cb, (dx, dy) in zip(self.lidar, _RAYS):
-                cb.fraction = 1.0
-                cb.p1 = pos
-                cb.p2 = (px + dx, py - dy)
-                self.world.RayCast(cb, pos, cb.p2)
-            return [cb.fraction for cb in self.lidar]
-        if self._ray_terrain is not self.terrain:  # new terrain (reset): rebuild
+        render = self.render_mode is not None
+        if not render and self._ray_terrain is not self.terrain:  # new terrain: rebuild
             self._ray_terrain = self.terrain
             self._ray_world = _terrain_world(self.terrain)
-            self._rays = tuple(_NearestHit() for _ in _RAYS)
-        world = self._ray_world
-        rays: Any = self._rays
-        if world is None:  # terrain with obstacles: Gymnasium's callbacks, physics world
+            if not self._rays:
+                self._rays = tuple(_NearestHit() for _ in _RAYS)
+        world, rays = self._ray_world, self._rays
+        if render or world is None:
+            # Gymnasium's callbacks in the physics world: they keep the ray ends render()
+            # draws, and they see the obstacles of hardcore terrain
             world, rays = self.world, self.lidar
         cast = world.RayCast
         for cb, (dx, dy) in zip(rays, _RAYS):
             cb.fraction = 1.0
-            cast(cb, pos, (px + dx, py - dy))
+            p2 = (px + dx, py - dy)
+            if render:  # the ray ends are only read by render()
+                cb.p1 = pos
+                cb.p2 = p2
+            cast(cb, pos, p2)
         return [cb.fraction for cb in rays]
 
     def reset(self, *, seed: int | None = None,
