@@ -39,7 +39,15 @@ from typing import Any
 
 import numpy as np
 
-from .cli import CLIError, OneLineParser, nonneg_int, positive_float, positive_int, run_main
+from .cli import (
+    CLIError,
+    OneLineParser,
+    nonneg_int,
+    parse_rank,
+    positive_float,
+    positive_int,
+    run_main,
+)
 from .config import GoalConfig, check_rank
 from .core import torch_threads
 
@@ -475,8 +483,6 @@ def format_map(rows: Sequence[Row], key: str = "final_mse", fmt: str = "{:.4g}")
 # ---------------------------------------------------------------------------- CLI
 def rank_arg(text: str) -> int | None:
     """argparse type: an integer rank or ``ltts`` (``None``), see :func:`.cli.parse_rank`."""
-    from .cli import parse_rank
-
     try:
         return parse_rank(text)
     except ValueError as exc:
