@@ -22,19 +22,19 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import goal_rl.envs  # noqa: E402, F401  (registers goal_rl/ButtonFood-v0)
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-import envs  # noqa: E402, F401  (registers goal_rl/ButtonFood-v0)
-from goal_rl.agent import (  # noqa: E402
+from goal_rl.engines.common import init_weights  # noqa: E402
+from goal_rl.learning.agent import (  # noqa: E402
     SpikingAgent,
     closed_loop_threads,
     evaluate,
     torch_threads,
 )
-from goal_rl.core import init_weights  # noqa: E402
-from goal_rl.lif import LIFParams  # noqa: E402
-from goal_rl.network import SpikingNetwork  # noqa: E402
+from goal_rl.model.lif import LIFParams  # noqa: E402
+from goal_rl.model.network import SpikingNetwork  # noqa: E402
 
 ENV_ID = "goal_rl/ButtonFood-v0"
 

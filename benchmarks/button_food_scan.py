@@ -20,8 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tasks import make_task, parse_key_values  # noqa: E402
-from tasks.button_food import PAPER_RANKS, PAPER_SCORES  # noqa: E402
+from goal_rl.tasks import make_task, parse_key_values  # noqa: E402
+from goal_rl.tasks.button_food.task import PAPER_RANKS, PAPER_SCORES  # noqa: E402
 
 
 def main() -> None:

@@ -25,9 +25,9 @@ import time
 from collections.abc import Sequence
 
 import torch
+from goal_rl.tasks.trajectory.sweep import PAPER_RANKS, PAPER_TAU_STARS, build_batch, prepare
 
 from goal_rl.config import GoalConfig
-from goal_rl.sweep import PAPER_RANKS, PAPER_TAU_STARS, build_batch, prepare
 
 N_REC = 150
 T_SEQ = 150

@@ -36,11 +36,11 @@ from typing import Any
 
 import numpy as np
 import torch
+from goal_rl.tasks.trajectory.benchmark import problem
 
 from goal_rl.config import GoalConfig
-from goal_rl.goal import GoalBatch
-from goal_rl.numpy_backend import NumpyGoal
-from goal_rl.trajectory import problem
+from goal_rl.engines.numpy_engine import NumpyGoal
+from goal_rl.engines.torch_batch import GoalBatch
 
 REPO = Path(__file__).resolve().parents[1]
 N_REC = 150

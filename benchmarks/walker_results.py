@@ -23,14 +23,14 @@ import time
 from typing import Any
 
 import numpy as np
-
-from goal_rl.io import write_json
-from goal_rl.walker import (
+from goal_rl.tasks.walker.pipeline import (
     WalkerConfig,
     evaluate_expert_cached,
     evaluate_walker,
     train_walker,
 )
+
+from goal_rl.common.io import write_json
 
 
 def rows(n_rec: int) -> list[tuple[str, dict[str, Any]]]:

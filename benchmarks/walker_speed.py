@@ -18,11 +18,12 @@ import time
 
 import numpy as np
 import torch
+from goal_rl.tasks.walker.pipeline import make_env
 
-from goal_rl.agent import SpikingAgent, closed_loop_threads, evaluate, torch_threads
-from goal_rl.lif import LIFParams
-from goal_rl.network import SpikingNetwork
-from goal_rl.walker import make_env
+from goal_rl.common.threads import torch_threads
+from goal_rl.learning.agent import SpikingAgent, closed_loop_threads, evaluate
+from goal_rl.model.lif import LIFParams
+from goal_rl.model.network import SpikingNetwork
 
 
 def random_agent(n_rec: int = 500, device: str = "cpu", seed: int = 0) -> SpikingAgent:

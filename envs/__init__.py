@@ -4,7 +4,7 @@ Importing this package registers:
 
 * ``goal_rl/ButtonFood-v0`` → :class:`envs.button_food.ButtonFoodEnv`, truncated at 80 steps.
 
-From a fresh interpreter, ``gym.make("envs:goal_rl/ButtonFood-v0")`` imports this package
+From a fresh interpreter, ``gym.make("goal_rl.envs:goal_rl/ButtonFood-v0")`` imports this package
 first and then builds the env.
 
 :mod:`envs.fast_walker` holds :class:`~envs.fast_walker.FastBipedalWalker`, Gymnasium's
@@ -13,8 +13,7 @@ first and then builds the env.
 """
 
 import gymnasium
-
-from envs.button_food import ButtonFoodEnv
+from goal_rl.envs.button_food import ButtonFoodEnv
 
 __all__ = ["BUTTON_FOOD_ID", "ButtonFoodEnv"]
 
@@ -24,6 +23,6 @@ BUTTON_FOOD_ID = "goal_rl/ButtonFood-v0"
 if BUTTON_FOOD_ID not in gymnasium.registry:
     gymnasium.register(
         id=BUTTON_FOOD_ID,
-        entry_point="envs.button_food:ButtonFoodEnv",
+        entry_point="goal_rl.envs.button_food:ButtonFoodEnv",
         max_episode_steps=80,
     )

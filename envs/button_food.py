@@ -71,7 +71,7 @@ class ButtonFoodEnv(gym.Env[np.ndarray, np.ndarray]):
     ``goal_rl/ButtonFood-v0`` (the bare class never truncates).
 
     ## Arguments
-    ``gym.make("envs:goal_rl/ButtonFood-v0", render_mode="rgb_array")``, plus the
+    ``gym.make("goal_rl.envs:goal_rl/ButtonFood-v0", render_mode="rgb_array")``, plus the
     keyword arguments below (all distances in arena units):
 
     * ``render_mode``: ``None`` or ``"rgb_array"`` (200 × 200 RGB, numpy only).

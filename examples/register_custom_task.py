@@ -44,8 +44,9 @@ def push_with_velocity(obs: np.ndarray, env: Any) -> np.ndarray:
 
 def make(**overrides: Any) -> Any:
     """Task factory: ``make(**settings)`` → a task following goal_rl's task protocol."""
-    from goal_rl.cloning import CloneTaskConfig, ExpertCloningTask
-    from tasks import apply_overrides
+    from goal_rl.tasks import apply_overrides
+
+    from goal_rl.learning.cloning import CloneTaskConfig, ExpertCloningTask
 
     defaults = CloneTaskConfig(
         n_rec=200, rank=None, tau_star=3.0, sigma_inp=6.0, sigma_trg=3.0,
@@ -61,7 +62,7 @@ make.description = "clone a velocity-following expert on MountainCarContinuous-v
 
 def register() -> None:
     """Register the task (idempotent, so the file can be loaded more than once)."""
-    from tasks import register_task
+    from goal_rl.tasks import register_task
 
     register_task(TASK_NAME, make, kind="closed_loop", description=make.description,
                   overwrite=True)
@@ -76,8 +77,9 @@ register()
 
 
 if __name__ == "__main__":
-    from goal_rl.__main__ import main
-    from goal_rl.cli import run_main
+    from goal_rl.tasks.cli import main
+
+    from goal_rl.common.cli import run_main
 
     args = sys.argv[1:]
     if not args or args[0].startswith("-"):

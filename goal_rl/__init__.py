@@ -17,14 +17,14 @@ _LAZY = {
     "GoalConfig": "goal_rl.config",
     "PRESETS": "goal_rl.config",
     "apply_preset": "goal_rl.config",
-    "init_weights": "goal_rl.core",
-    "History": "goal_rl.core",
-    "GoalBatch": "goal_rl.goal",
-    "NumpyGoal": "goal_rl.numpy_backend",
-    "LIFParams": "goal_rl.lif",
-    "LIFState": "goal_rl.lif",
-    "lif_step": "goal_rl.lif",
-    "SpikingNetwork": "goal_rl.network",
+    "init_weights": "goal_rl.engines.common",
+    "History": "goal_rl.engines.common",
+    "GoalBatch": "goal_rl.engines.torch_batch",
+    "NumpyGoal": "goal_rl.engines.numpy_engine",
+    "LIFParams": "goal_rl.model.lif",
+    "LIFState": "goal_rl.model.lif",
+    "lif_step": "goal_rl.model.lif",
+    "SpikingNetwork": "goal_rl.model.network",
 }
 
 __all__ = sorted(_LAZY)

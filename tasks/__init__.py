@@ -6,13 +6,13 @@ path and their modules are imported only when :func:`make_task` builds them.
 
 Example::
 
-    from tasks import list_tasks, make_task
+    from goal_rl.tasks import list_tasks, make_task
     for info in list_tasks():
         print(info.name, info.kind, info.description)
     task = make_task("button_food", n_rec="300")
 """
 
-from tasks.registry import (
+from goal_rl.tasks.registry import (
     ENTRY_POINT_GROUP,
     TaskInfo,
     apply_overrides,

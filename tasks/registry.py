@@ -14,7 +14,7 @@ Three ways to add a task
 ------------------------
 1. In code::
 
-       from tasks import register_task
+       from goal_rl.tasks import register_task
        register_task("my_task", make_my_task, description="...", kind="open_loop")
 
 2. Lazily, by import path (the module is imported only when the task is built)::
@@ -306,11 +306,11 @@ def _load_entry_points() -> None:
 # built-in tasks (lazy: their modules are imported by make_task only)
 
 _BUILTINS: tuple[tuple[str, str, str, str], ...] = (
-    ("trajectory", "tasks.trajectory:make", "open_loop",
+    ("trajectory", "goal_rl.tasks.trajectory:make", "open_loop",
      "store and recall an N-D trajectory from clock inputs (paper Fig 2)"),
-    ("button_food", "tasks.button_food:make", "closed_loop",
+    ("button_food", "goal_rl.tasks.button_food:make", "closed_loop",
      "press the button, then reach the food; memory of the unlock (paper Fig 4)"),
-    ("walker", "tasks.walker:make", "closed_loop",
+    ("walker", "goal_rl.tasks.walker:make", "closed_loop",
      "BipedalWalker-v3 behavioural cloning from an expert (paper Fig 5)"),
 )
 for _name, _ref, _kind, _desc in _BUILTINS:

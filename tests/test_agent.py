@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
+import goal_rl.envs  # noqa: F401  (registers goal_rl/ButtonFood-v0)
 import gymnasium as gym
 import numpy as np
 import pytest
 import torch
 from gymnasium import spaces
 
-import envs  # noqa: F401  (registers goal_rl/ButtonFood-v0)
-from goal_rl.agent import SpikingAgent, evaluate
-from goal_rl.core import init_weights
-from goal_rl.lif import LIFParams
-from goal_rl.network import SpikingNetwork
+from goal_rl.engines.common import init_weights
+from goal_rl.learning.agent import SpikingAgent, evaluate
+from goal_rl.model.lif import LIFParams
+from goal_rl.model.network import SpikingNetwork
 
 BF = "goal_rl/ButtonFood-v0"
 
@@ -128,7 +128,7 @@ def test_numpy_step_without_traces_acts_the_same() -> None:
 
 
 def test_scalar_gives_python_scalars() -> None:
-    from goal_rl.agent import _scalar
+    from goal_rl.learning.agent import _scalar
 
     for value, expected in ((True, True), (3, 3), (2.5, 2.5), (np.float32(0.25), 0.25),
                             (np.bool_(True), True), (np.array([1.5]), 1.5),
@@ -260,7 +260,7 @@ def _countdown_lengths(i: int) -> dict:
 def test_vector_autoreset_resets_only_finished_sub_env(mode: str) -> None:
     """Sub-env 0 plays episodes of 3 and 2 steps, sub-env 1 one of 7 (then more): only the
     sub-env that starts a new episode is reset, exactly when its first observation comes."""
-    from envs.wrappers import EpisodeSchedule
+    from goal_rl.envs.wrappers import EpisodeSchedule
 
     agent = SpyAgent(make_agent(n_inp=3).network)
     schedule = [[0, 2, 4], [1, 3, 5]]
@@ -284,7 +284,7 @@ def test_vector_autoreset_resets_only_finished_sub_env(mode: str) -> None:
 
 def test_vector_state_of_running_sub_env_is_untouched() -> None:
     """The state of a sub-env mid-episode equals the state of the same episode run alone."""
-    from envs.wrappers import EpisodeSchedule
+    from goal_rl.envs.wrappers import EpisodeSchedule
 
     agent = make_agent(n_inp=3)
     captured = []

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import json
 
+import goal_rl.envs  # noqa: F401
 import gymnasium as gym
 import numpy as np
 import pytest
-
-import envs  # noqa: F401
-from goal_rl.cloning import clone
-from tasks.button_food import (
+from goal_rl.tasks.button_food.task import (
     PAPER_RANKS,
     ButtonFoodConfig,
     ButtonFoodTask,
@@ -21,6 +19,8 @@ from tasks.button_food import (
     paper_expert,
     record_angle_demos,
 )
+
+from goal_rl.learning.cloning import clone
 
 
 def test_paper_expert_reaches_food_through_button_centre() -> None:
@@ -133,7 +133,7 @@ def test_single_run_and_rank_scan_write_files(tmp_path) -> None:
 
 
 def test_task_protocol_and_paper_ranks() -> None:
-    from goal_rl.__main__ import TaskProtocol
+    from goal_rl.tasks.cli import TaskProtocol
 
     task = make()
     assert isinstance(task, ButtonFoodTask) and isinstance(task, TaskProtocol)

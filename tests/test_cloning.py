@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import goal_rl.envs  # noqa: F401
 import gymnasium as gym
 import numpy as np
 import pytest
+from goal_rl.tasks.button_food.task import expert_phase_hint, paper_expert
 
-import envs  # noqa: F401
-from goal_rl.cloning import (
+from goal_rl.engines.common import init_weights
+from goal_rl.learning.cloning import (
     CloneConfig,
     CloneTaskConfig,
     ExpertCloningTask,
@@ -20,9 +22,7 @@ from goal_rl.cloning import (
     rollout,
     stateless_expert,
 )
-from goal_rl.core import init_weights
-from goal_rl.demos import Demonstrations, record_demonstrations
-from tasks.button_food import expert_phase_hint, paper_expert
+from goal_rl.learning.demos import Demonstrations, record_demonstrations
 
 
 def toy_demos(n_episodes: int = 3, T: int = 30, seed: int = 0, hints: bool = False
@@ -277,7 +277,7 @@ def test_expert_cloning_task_runs_and_saves(tmp_path) -> None:
 def test_censored_readout_fits_clipped_actions_better() -> None:
     """Bang-bang labels: the bound-aware refit lowers the error of the clipped output, and a
     label at a bound is matched by any output beyond it."""
-    from goal_rl.cloning import _ridge_readout
+    from goal_rl.learning.cloning import _ridge_readout
 
     rng = np.random.default_rng(0)
     T, M, N = 200, 4, 30

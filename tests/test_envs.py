@@ -12,10 +12,10 @@ import warnings
 import gymnasium as gym
 import numpy as np
 import pytest
+from goal_rl.envs.button_food import ButtonFoodEnv, population_code
 from gymnasium.utils.env_checker import check_env
 
-import envs
-from envs.button_food import ButtonFoodEnv, population_code
+from goal_rl import envs
 
 CENTRES = np.linspace(-1.0, 1.0, 20)
 
@@ -233,7 +233,7 @@ def test_rgb_array_render() -> None:
 def test_registration_and_reimport_is_quiet() -> None:
     spec = gym.spec("goal_rl/ButtonFood-v0")
     assert spec.max_episode_steps == 80
-    assert spec.entry_point == "envs.button_food:ButtonFoodEnv"
+    assert spec.entry_point == "goal_rl.envs.button_food:ButtonFoodEnv"
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         importlib.reload(envs)
@@ -245,7 +245,7 @@ def test_gym_make_in_fresh_interpreter() -> None:
         import json, warnings
         import gymnasium as gym
         import numpy as np
-        env = gym.make("envs:goal_rl/ButtonFood-v0")
+        env = gym.make("goal_rl.envs:goal_rl/ButtonFood-v0")
         obs, info = env.reset(seed=3)
         steps = 0
         while True:

@@ -9,10 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from goal_rl.tasks import registry
+from goal_rl.tasks.cli import main
 
-from goal_rl.__main__ import main
-from goal_rl.cli import run_main
-from tasks import registry
+from goal_rl.common.cli import run_main
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "register_custom_task.py"

@@ -7,11 +7,10 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import pytest
+from goal_rl.envs.fast_walker import _RAYS, FastBipedalWalker, make_walker
+from goal_rl.tasks.walker.expert import evaluate_expert
+from goal_rl.tasks.walker.pipeline import make_env, make_expert
 from gymnasium.envs.box2d.bipedal_walker import BipedalWalker
-
-from envs.fast_walker import _RAYS, FastBipedalWalker, make_walker
-from goal_rl.walker import make_env, make_expert
-from goal_rl.walker_expert import evaluate_expert
 
 
 def _same_step(fast: tuple, ref: tuple, where: str) -> None:

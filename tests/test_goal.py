@@ -5,12 +5,12 @@ import math
 import numpy as np
 import pytest
 import torch
+from goal_rl.tasks.trajectory.benchmark import problem
 
 from goal_rl.config import GoalConfig, apply_preset, check_rank
-from goal_rl.core import convergence_epoch, feedback_columns
-from goal_rl.goal import GoalBatch
-from goal_rl.numpy_backend import NumpyGoal
-from goal_rl.trajectory import problem
+from goal_rl.engines.common import convergence_epoch, feedback_columns
+from goal_rl.engines.numpy_engine import NumpyGoal
+from goal_rl.engines.torch_batch import GoalBatch
 
 SMALL = dict(n_rec=40, t_seq=60, n_out=3, n_inp=5, dtype="float64")
 

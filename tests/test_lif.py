@@ -7,10 +7,10 @@ import pytest
 import torch
 
 from goal_rl.config import GoalConfig
-from goal_rl.core import init_weights
-from goal_rl.goal import GoalBatch
-from goal_rl.lif import LIFParams, exp_filter, init_state, lif_step
-from goal_rl.network import SpikingNetwork
+from goal_rl.engines.common import init_weights
+from goal_rl.engines.torch_batch import GoalBatch
+from goal_rl.model.lif import LIFParams, exp_filter, init_state, lif_step
+from goal_rl.model.network import SpikingNetwork
 
 
 def test_one_step_by_hand():

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from goal_rl.tasks.button_food.task import record_angle_demos
+from goal_rl.tasks.cli import main
 
-from goal_rl.__main__ import main
-from goal_rl.agent import SpikingAgent
-from goal_rl.cli import parse_rank, run_main
-from tasks.button_food import record_angle_demos
+from goal_rl.common.cli import parse_rank, run_main
+from goal_rl.learning.agent import SpikingAgent
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY_BF = ["n_rec=30", "epochs_rec=3", "n_test=4", "train_angles=60,120"]
@@ -102,8 +102,8 @@ def test_bad_input_one_line_exit_2(case, args, message, tmp_path, capsys) -> Non
     if case == "missing task module":
         import importlib.util
 
-        if importlib.util.find_spec("tasks.walker") is not None:
-            pytest.skip("tasks.walker has landed")
+        if importlib.util.find_spec("goal_rl.tasks.walker") is not None:
+            pytest.skip("goal_rl.tasks.walker has landed")
     code, out, err = cli(args + (["--out", str(tmp_path / "o")] if args[0] == "train" else []),
                          capsys)
     assert code == 2

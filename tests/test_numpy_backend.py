@@ -31,13 +31,13 @@ from typing import Any
 
 import numpy as np
 import pytest
+from goal_rl.tasks.trajectory import benchmark as tr
+from goal_rl.tasks.trajectory.benchmark import problem
 
-from goal_rl import trajectory as tr
-from goal_rl.cli import run_main
+from goal_rl.common.cli import run_main
 from goal_rl.config import GoalConfig
-from goal_rl.goal import GoalBatch
-from goal_rl.numpy_backend import NumpyGoal
-from goal_rl.trajectory import problem
+from goal_rl.engines.numpy_engine import NumpyGoal
+from goal_rl.engines.torch_batch import GoalBatch
 
 REPO = Path(__file__).resolve().parents[1]
 N_REC = 150
@@ -120,7 +120,7 @@ def test_equivalence_grid_every_epoch(name: str) -> None:
 def _input_learning_pair(rec_lr: float, inp_lr: float, fold: int | None, dense: bool = False
                          ) -> tuple[GoalBatch, NumpyGoal, dict[str, np.ndarray]]:
     """Both engines on an 8-trial problem (N = 40, T = 60) with input learning."""
-    from goal_rl.core import init_weights
+    from goal_rl.engines.common import init_weights
 
     N, T, M, I, O = 40, 60, 8, 3, 2
     cfg = GoalConfig(n_rec=N, n_inp=I, n_out=O, t_seq=T, rank=N, tau_star=3.0, rec_lr=rec_lr,
@@ -168,7 +168,7 @@ def test_equivalence_many_trials_with_folds(rank: int | None, M: int) -> None:
     ``w_rec`` every N / M = 5 steps (M = 8) or every 2 steps (M = 20; the walker clones train
     on ~100 trials); rasters of every epoch, MSE and the final weights still equal the
     torch engine's (float64)."""
-    from goal_rl.core import init_weights
+    from goal_rl.engines.common import init_weights
 
     N, T, I, O, ts = 40, 60, 3, 2, 3.0
     cfg = GoalConfig(n_rec=N, n_inp=I, n_out=O, t_seq=T, rank=rank, tau_star=ts, rec_lr=0.01,
@@ -238,8 +238,8 @@ import sys
 import numpy as np
 
 import goal_rl
-import goal_rl.numpy_backend as nb
-from goal_rl import trajectory as tr
+import goal_rl.engines.numpy_engine as nb
+from goal_rl.tasks.trajectory import benchmark as tr
 
 assert goal_rl.NumpyGoal is nb.NumpyGoal
 par = dict(tr.default, n_rec=30, t_seq=40, epochs=(0, 5), rank=3)

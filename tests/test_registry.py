@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 import pytest
+from goal_rl.tasks import registry
 
-import tasks
-from tasks import registry
+from goal_rl import tasks
 
 
 @pytest.fixture(autouse=True)
@@ -125,10 +125,11 @@ def test_lazy_builtin_reports_missing_module(monkeypatch: pytest.MonkeyPatch) ->
 def test_import_tasks_is_light() -> None:
     code = textwrap.dedent("""
         import json, sys
-        import tasks
+        from goal_rl import tasks
         names = [i.name for i in tasks.list_tasks()]
-        heavy = [m for m in ("torch", "numpy", "gymnasium", "tasks.trajectory",
-                              "tasks.button_food", "tasks.walker") if m in sys.modules]
+        heavy = [m for m in ("torch", "numpy", "gymnasium", "goal_rl.tasks.trajectory",
+                              "goal_rl.tasks.button_food", "goal_rl.tasks.walker")
+                 if m in sys.modules]
         print(json.dumps({"names": names, "heavy": heavy}))
     """)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
@@ -206,7 +207,7 @@ def test_broken_or_clashing_entry_points_are_skipped(monkeypatch: pytest.MonkeyP
 def test_entry_point_repeating_a_builtin_target_is_silent(
         monkeypatch: pytest.MonkeyPatch) -> None:
     ep = _FakeEntryPoint("walker", make_toy)
-    ep.value = "tasks.walker:make"
+    ep.value = "goal_rl.tasks.walker:make"
     monkeypatch.setattr(importlib.metadata, "entry_points", lambda **kw: [ep])
     with warnings.catch_warnings():
         warnings.simplefilter("error")

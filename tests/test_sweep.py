@@ -5,14 +5,14 @@ import json
 import numpy as np
 import pytest
 import torch
+from goal_rl.tasks.trajectory import sweep as sweep_mod
+from goal_rl.tasks.trajectory.benchmark import problem
+from goal_rl.tasks.trajectory.benchmark import train as single_run
+from goal_rl.tasks.trajectory.sweep import check_grid, format_map, main, run_sweep
 
-from goal_rl import sweep as sweep_mod
-from goal_rl.cli import run_main
+from goal_rl.common.cli import run_main
 from goal_rl.config import GoalConfig
-from goal_rl.goal import GoalBatch
-from goal_rl.sweep import check_grid, format_map, main, run_sweep
-from goal_rl.trajectory import problem
-from goal_rl.trajectory import train as single_run
+from goal_rl.engines.torch_batch import GoalBatch
 
 SMALL = dict(n_rec=40, t_seq=60, n_out=3, n_inp=5, dtype="float64")
 TINY = dict(n_rec=24, t_seq=40, n_out=3, n_inp=5, epochs_rec=4, dtype="float64")

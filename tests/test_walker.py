@@ -13,11 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from goal_rl.tasks.walker import pipeline as wk
 
-from goal_rl import walker as wk
-from goal_rl.agent import SpikingAgent
-from goal_rl.cloning import clone
-from goal_rl.demos import Demonstrations
+from goal_rl.learning.agent import SpikingAgent
+from goal_rl.learning.cloning import clone
+from goal_rl.learning.demos import Demonstrations
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -89,7 +89,7 @@ def test_cloning_improves_over_untrained(trained, demos):
     readouts. Measured: cloned -99.6 mean return over seeds 1000-1004 (it walks a little,
     then falls), random readouts -119.8 / -102.2 / -108.2; open-loop action MSE on a
     held-out expert episode ≈ 0.1 against ≈ 0.6+ untrained."""
-    from goal_rl.cloning import action_mse
+    from goal_rl.learning.cloning import action_mse
 
     net = trained.network
     before, mse_before = [], []
@@ -192,7 +192,7 @@ def test_cli_demos_end_to_end(demos, tmp_path):
 def test_expert_hints_are_its_hidden_layers(demos):
     """The hints are the MLP expert's 2 x 64 tanh outputs: its action is the clipped
     linear head of the last 64 of them."""
-    from goal_rl.walker_expert import load_expert
+    from goal_rl.tasks.walker.expert import load_expert
 
     hint = wk.make_hint_fn("a2c")
     assert hint is not None and wk.make_hint_fn("heuristic") is None

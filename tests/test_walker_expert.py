@@ -12,8 +12,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch
-
-from goal_rl import walker_expert as we
+from goal_rl.tasks.walker import expert as we
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -41,10 +41,10 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .core import torch_threads
-from .io import atomic_write
-from .lif import LIFParams, LIFState
-from .network import SpikingNetwork
+from goal_rl.common.io import atomic_write
+from goal_rl.common.threads import torch_threads
+from goal_rl.model.lif import LIFParams, LIFState
+from goal_rl.model.network import SpikingNetwork
 
 __all__ = ["SpikingAgent", "action_size", "clip_actions", "closed_loop_threads", "evaluate",
            "obs_size", "torch_threads"]
@@ -678,7 +678,7 @@ def _evaluate_any(agent: SpikingAgent, env: EnvLike, n_episodes: int, seed: int 
 
 def _schedule(env: Any, episodes: Sequence[int], seed: int | None,
               options_fn: Callable[[int], dict[str, Any] | None] | None) -> Any:
-    from envs.wrappers import EpisodeSchedule
+    from goal_rl.envs.wrappers import EpisodeSchedule
 
     return EpisodeSchedule(env, episodes, seed, options_fn)
 
@@ -750,7 +750,7 @@ def closed_loop_threads(agent: SpikingAgent) -> Iterator[None]:
     """For closed loops of ``agent`` (a block of :meth:`SpikingAgent.act` calls): one torch
     thread and single-threaded BLAS: per-step products are too small for
     threads (the hand-offs cost more than they save)."""
-    from .numpy_backend import single_thread_blas
+    from goal_rl.common.threads import single_thread_blas
 
     with torch_threads(1, agent.device), single_thread_blas():
         yield
@@ -819,7 +819,7 @@ def _evaluate_vector(agent: SpikingAgent, venv: Any, schedule: list[list[int]] |
         schedule = _episode_targets(n_episodes, n)
     targets = np.array([len(s) for s in schedule])
     if mode == AutoresetMode.SAME_STEP:
-        from envs.wrappers import DropObjectInfos
+        from goal_rl.envs.wrappers import DropObjectInfos
 
         venv = DropObjectInfos(venv)  # final_obs is an object array NumpyToTorch rejects
     tenv = venv if _numpy_loop(agent) else NumpyToTorch(venv, device=agent.device)

@@ -7,11 +7,8 @@ backends start from the same weights and draw the same feedback columns for a se
 
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
@@ -94,22 +91,3 @@ def filter_matrix_np(T: int, b: float, dtype: np.dtype = np.float64) -> np.ndarr
     return np.where(lag >= 0, (1 - b) * np.power(b, np.clip(lag, 0, None)), 0.0).astype(dtype)
 
 
-@contextlib.contextmanager
-def torch_threads(n: int | None = 1, device: Any = "cpu") -> Iterator[None]:
-    """Use ``n`` torch CPU threads for the block (``None``, or a non-CPU ``device``: no change).
-
-    Small per-step products gain nothing from threads, and on a shared or busy CPU the
-    hand-offs cost more than they save. torch is imported only when the count changes, so
-    NumPy-only code paths stay torch-free.
-    """
-    if n is None or str(device).split(":")[0] != "cpu":
-        yield
-        return
-    import torch
-
-    old = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)

@@ -44,8 +44,8 @@ from typing import Any
 
 import numpy as np
 
-from .config import GoalConfig
-from .demos import Demonstrations
+from goal_rl.config import GoalConfig
+from goal_rl.learning.demos import Demonstrations
 
 __all__ = [
     "CloneConfig",
@@ -282,11 +282,11 @@ class _Engine:
         # feedback in build_feedback (B[:, :R] = first R columns of W_outᵀ)
         core_rank = rank if rank is None or rank >= n_out else n_out
         if backend == "numpy":
-            from .numpy_backend import NumpyGoal
+            from goal_rl.engines.numpy_engine import NumpyGoal
 
             self.net: Any = NumpyGoal(gcfg, weights, core_rank, tau_star, rng)
         else:
-            from .goal import GoalBatch
+            from goal_rl.engines.torch_batch import GoalBatch
 
             self.net = GoalBatch(gcfg, [weights], [core_rank], [tau_star], [rng])
 
@@ -384,7 +384,7 @@ def _ridge_readout(r: np.ndarray, y: np.ndarray, valid: np.ndarray, ridge: float
         tmp = np.linalg.solve(chol, rv.T @ target)
         return np.linalg.solve(chol.T, tmp).T
 
-    from .agent import clip_actions
+    from goal_rl.learning.agent import clip_actions
 
     w = solve(yv)
     if low is not None and high is not None and iters > 0:  # censored
@@ -501,10 +501,11 @@ def clone(
     """
     import torch
 
-    from .agent import SpikingAgent, clip_actions
-    from .core import init_weights, torch_threads
-    from .lif import LIFParams
-    from .network import SpikingNetwork
+    from goal_rl.common.threads import torch_threads
+    from goal_rl.engines.common import init_weights
+    from goal_rl.learning.agent import SpikingAgent, clip_actions
+    from goal_rl.model.lif import LIFParams
+    from goal_rl.model.network import SpikingNetwork
 
     t0 = time.perf_counter()
     cfg = (config if config is not None else CloneConfig()).validate()
@@ -649,7 +650,7 @@ def open_loop_actions(agent: Any, demos: Demonstrations) -> list[np.ndarray]:
     loop: its actions do not change the inputs)."""
     import torch
 
-    from .agent import clip_actions
+    from goal_rl.learning.agent import clip_actions
 
     demos = _check_demos(demos)
     agent.check_obs_size(demos.obs_dim, "the demonstrations' observation")
@@ -730,7 +731,7 @@ def rollout(
         ``(demonstrations, infos)``: the labelled episodes (returns = the rewards actually
         collected) and the final ``info`` of each episode.
     """
-    from .agent import closed_loop_threads
+    from goal_rl.learning.agent import closed_loop_threads
 
     if not 0.0 <= beta <= 1.0:
         raise ValueError(f"beta must be in [0, 1], got {beta!r}")
@@ -867,8 +868,8 @@ def dagger(
     Returns:
         A :class:`DaggerResult`.
     """
-    from .agent import evaluate
-    from .demos import record_demonstrations
+    from goal_rl.learning.agent import evaluate
+    from goal_rl.learning.demos import record_demonstrations
 
     cfg = (config if config is not None else CloneConfig()).validate()
     _check_int("rounds", rounds, 0)
@@ -1022,7 +1023,7 @@ class ExpertCloningTask:
 
     def evaluate(self, agent: Any) -> dict[str, Any]:
         """Closed-loop evaluation on ``n_eval`` episodes (SB3 keys + ``info_keys`` extras)."""
-        from .agent import evaluate
+        from goal_rl.learning.agent import evaluate
 
         c = self.config
         return evaluate(agent, self._factory(), c.n_eval, c.eval_seed,
@@ -1031,8 +1032,8 @@ class ExpertCloningTask:
 
     def demonstrations(self) -> Demonstrations:
         """The training demonstrations: loaded from ``config.demos`` or recorded."""
-        from .agent import action_size, obs_size
-        from .demos import record_demonstrations
+        from goal_rl.learning.agent import action_size, obs_size
+        from goal_rl.learning.demos import record_demonstrations
 
         c = self.config
         env = self.make_env()
@@ -1091,7 +1092,7 @@ class ExpertCloningTask:
             out = Path(out_dir)
             agent.save(out / "agent.pt")
             if plot and res is not None:
-                from .cloning_plots import plot_clone_history
+                from goal_rl.learning.plots import plot_clone_history
 
                 plot_clone_history(res.mse, res.dz, res.checkpoints, ev["episode_returns"],
                                    out / "plot.png", title=f"{self.name}: mean return "

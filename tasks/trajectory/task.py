@@ -25,7 +25,7 @@ class TrajectoryTaskConfig(GoalConfig):
     backend: str = "auto"
 
     def __post_init__(self) -> None:
-        from goal_rl.trajectory import BACKENDS
+        from goal_rl.tasks.trajectory.benchmark import BACKENDS
 
         self.validate()
         if self.backend not in BACKENDS:
@@ -51,14 +51,14 @@ class TrajectoryTask:
         """Train; returns the summary of :class:`goal_rl.trajectory.TrajectoryResult`
         (``readout_mse``, ``final_mse``, ``final_dz``, ``conv_epoch``, ...). With ``plot``
         writes ``plot.png`` into ``out_dir``."""
-        from goal_rl.trajectory import train
+        from goal_rl.tasks.trajectory.benchmark import train
 
         cfg = self.config
         res = train(cfg.goal_config(), progress=progress, backend=cfg.backend)
         metrics = res.summary()
         metrics["config"]["backend"] = cfg.backend
         if plot and out_dir is not None:
-            from goal_rl.plots import plot_trajectory
+            from goal_rl.tasks.trajectory.plots import plot_trajectory
 
             g = res.config
             title = (f"N={g.n_rec} R={'LTTS' if g.rank is None else g.rank} "
@@ -79,7 +79,7 @@ class TrajectoryTask:
 
 def make(**overrides: Any) -> TrajectoryTask:
     """Trajectory task with ``overrides`` (field names of GoalConfig, plus ``backend``)."""
-    from tasks.registry import apply_overrides
+    from goal_rl.tasks.registry import apply_overrides
 
     return TrajectoryTask(apply_overrides(TrajectoryTaskConfig(), overrides, task="trajectory"))
 

@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from goal_rl.cloning import CloneConfig, _check_float, _check_int
+from goal_rl.learning.cloning import CloneConfig, _check_float, _check_int
 
 __all__ = [
     "ENV_ID",
@@ -109,9 +109,8 @@ EXPERTS = {"paper": (paper_expert, expert_phase_hint), "env": (_env_expert, _env
 
 
 def _make_env() -> Any:
+    import goal_rl.envs  # noqa: F401  (registers goal_rl/ButtonFood-v0)
     import gymnasium as gym
-
-    import envs  # noqa: F401  (registers goal_rl/ButtonFood-v0)
 
     return gym.make(ENV_ID)
 
@@ -122,7 +121,7 @@ def record_angle_demos(angles: Sequence[float], expert: str = "paper", seed: int
     Returns:
         :class:`~goal_rl.demos.Demonstrations`, one episode per angle.
     """
-    from goal_rl.demos import record_demonstrations
+    from goal_rl.learning.demos import record_demonstrations
 
     if expert not in EXPERTS:
         raise ValueError(f"unknown expert {expert!r}; choose one of {', '.join(EXPERTS)}")
@@ -145,8 +144,9 @@ def evaluate_angles(agent: Any, angles: Sequence[float], *, num_envs: int = 120,
         ``episode_score``, ``mean_unlocked``) plus ``angles`` and ``reached_fraction``
         (share of episodes whose score reached the food, ≈ 33.3).
     """
-    import envs  # noqa: F401
-    from goal_rl.agent import evaluate
+    import goal_rl.envs  # noqa: F401
+
+    from goal_rl.learning.agent import evaluate
 
     angles = [float(a) for a in angles]
     res = evaluate(agent, ENV_ID, len(angles), seed, num_envs=max(1, min(num_envs, len(angles))),
@@ -294,7 +294,7 @@ class ButtonFoodTask:
     # -------------------------------------------------------------- pieces
     def demonstrations(self) -> Any:
         """Expert demonstrations at ``train_angles`` (or loaded from ``demos``)."""
-        from goal_rl.cloning import load_demos_for
+        from goal_rl.learning.cloning import load_demos_for
 
         c = self.config
         if c.demos is not None:
@@ -304,7 +304,7 @@ class ButtonFoodTask:
     def train(self, demos: Any, *, rank: Any = "config", seed: int | None = None,
               progress: bool = True) -> dict[str, Any]:
         """Clone (or DAgger) one agent. Returns ``{"agent", "clone" or "dagger"}``."""
-        from goal_rl.cloning import clone, dagger
+        from goal_rl.learning.cloning import clone, dagger
 
         c = self.config
         changes: dict[str, Any] = {"rank": rank}
@@ -390,7 +390,7 @@ class ButtonFoodTask:
             out_dir = Path(out_dir)
             agent.save(out_dir / "agent.pt")
             if plot:
-                from goal_rl.cloning_plots import plot_button_food
+                from goal_rl.tasks.button_food.plots import plot_button_food
 
                 show = np.linspace(c.test_min, c.test_max, 13)
                 mse = res.mse if res is not None else np.zeros(0)
@@ -404,7 +404,7 @@ class ButtonFoodTask:
         return metrics
 
     def _scan(self, demos: Any, out_dir: Any, progress: bool, plot: bool) -> dict[str, Any]:
-        from goal_rl.io import write_json
+        from goal_rl.common.io import write_json
 
         c = self.config
         seeds = list(c.seeds) if c.seeds else [c.seed]
@@ -445,7 +445,7 @@ class ButtonFoodTask:
             write_json(out_dir / "rank_scan.json", {"table": table, "runs": rows,
                                                     "ranks": ranks, "seeds": seeds})
             if plot:
-                from goal_rl.cloning_plots import plot_rank_scan
+                from goal_rl.tasks.button_food.plots import plot_rank_scan
 
                 plot_rank_scan(ranks, scores, out_dir / "rank_scan.png",
                                paper={r: PAPER_SCORES[r] for r in ranks if r in PAPER_SCORES},
@@ -470,7 +470,7 @@ class ButtonFoodTask:
 
 def make(**overrides: Any) -> ButtonFoodTask:
     """Button & Food task with ``overrides`` (strings as typed after ``--set``)."""
-    from tasks.registry import apply_overrides
+    from goal_rl.tasks.registry import apply_overrides
 
     return ButtonFoodTask(apply_overrides(ButtonFoodConfig(), overrides, task="button_food"))
 

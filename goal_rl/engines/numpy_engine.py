@@ -21,51 +21,17 @@ trials took 9.9 s instead of 0.8–1.2 s), every ~N rows with fewer.
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import glob
 import math
-import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from .config import GoalConfig, check_rank
-from .core import History, feedback_columns, filter_matrix_np
+from goal_rl.common.threads import single_thread_blas
+from goal_rl.config import GoalConfig, check_rank
+from goal_rl.engines.common import History, feedback_columns, filter_matrix_np
 
 _DTYPES = {"float32": np.float32, "float64": np.float64}
-
-
-def _openblas_local_threads() -> Callable[[int], int] | None:
-    """``openblas_set_num_threads_local`` of NumPy's bundled OpenBLAS, if there is one."""
-    libdir = os.path.join(os.path.dirname(np.__file__) + ".libs")
-    for path in sorted(glob.glob(os.path.join(libdir, "*openblas*"))):
-        try:
-            lib = ctypes.CDLL(path)
-            fn = lib.openblas_set_num_threads_local
-        except (OSError, AttributeError):
-            continue
-        fn.argtypes = [ctypes.c_int]
-        fn.restype = ctypes.c_int
-        return fn
-    return None
-
-
-_SET_THREADS = _openblas_local_threads()
-
-
-@contextlib.contextmanager
-def single_thread_blas() -> Iterator[None]:
-    """Run BLAS single-threaded in this thread: the products here are far too small to gain
-    from threads, and OpenBLAS's thread hand-off costs more than the product itself."""
-    if _SET_THREADS is None:
-        yield
-        return
-    old = _SET_THREADS(1)
-    try:
-        yield
-    finally:
-        _SET_THREADS(max(int(old), 1))
 
 
 class NumpyGoal:

@@ -17,8 +17,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from .io import atomic_write
-from .lif import LIFParams, LIFState, init_state, lif_step
+from goal_rl.common.io import atomic_write
+from goal_rl.model.lif import LIFParams, LIFState, init_state, lif_step
 
 _WEIGHTS = ("w_in", "w_rec", "w_out", "u")
 

@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from .io import save_figure
-from .plots import _plt
+from goal_rl.common.io import save_figure
+from goal_rl.common.plots import pyplot
 
 #: (row key, title, log colour scale, colour map, file name) of the three heatmaps
 MAPS = (
@@ -42,9 +42,8 @@ def draw_map(ax: Any, rows: Sequence[dict], key: str, title: str, log: bool = Fa
              cmap: str = "viridis", annotate: bool = True) -> Any:
     """Heatmap of the seed-mean of ``key`` on axes ``ax``: rows = ranks (LTTS on top, then
     descending R), columns = τ⋆ (ascending, categorical). Returns the image."""
+    from goal_rl.tasks.trajectory.sweep import mean_map
     from matplotlib.colors import LogNorm, Normalize
-
-    from .sweep import mean_map
 
     ranks, taus, m = mean_map(rows, key)
     finite = m[np.isfinite(m)]
@@ -111,7 +110,7 @@ def plot_sweep(rows: Sequence[dict], out: str | os.PathLike, *, n_out: int, n_re
                dpi: int = 110) -> list[Path]:
     """Write ``mse_map.png``, ``dz_map.png``, ``conv_map.png``, ``mse_vs_tau.png`` and the
     four together in ``sweep_summary.png`` into folder ``out``; returns the paths."""
-    plt = _plt()
+    plt = pyplot()
     out = Path(out)
     paths = []
     for key, title, log, cmap, name in MAPS:

@@ -1,27 +1,15 @@
-"""Figures of the closed-loop (cloning) part: Button & Food runs, rank scans, training
-histories. Matplotlib is imported lazily (Agg unless ``MPLBACKEND`` says otherwise); every
-file is written atomically."""
+"""Figures of the Button & Food task: arena paths and score per angle, rank scans."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from .io import save_figure
-
-
-def _plt() -> Any:
-    import matplotlib
-
-    if "MPLBACKEND" not in os.environ:
-        matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+from goal_rl.common.io import save_figure
+from goal_rl.common.plots import pyplot
 
 
 def plot_rank_scan(ranks: Sequence[int], scores: np.ndarray, path: str | os.PathLike, *,
@@ -34,7 +22,7 @@ def plot_rank_scan(ranks: Sequence[int], scores: np.ndarray, path: str | os.Path
         path: PNG to write.
         paper: optional reference ``{R: score}`` drawn dashed.
     """
-    plt = _plt()
+    plt = pyplot()
     scores = np.atleast_2d(np.asarray(scores, dtype=np.float64))
     ranks = np.asarray(ranks)
     fig, ax = plt.subplots(figsize=(6, 4))
@@ -72,7 +60,7 @@ def plot_button_food(paths: Sequence[np.ndarray], path_angles: Sequence[float],
         mse, dz: ``(E,)`` free-run action MSE and spike error per epoch (may be empty).
         path: PNG to write.
     """
-    plt = _plt()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.6))
     ax = axes[0]
     cmap = plt.get_cmap("viridis")
@@ -108,50 +96,6 @@ def plot_button_food(paths: Sequence[np.ndarray], path_angles: Sequence[float],
         ax.set_title("GOAL training")
     else:
         ax.set_axis_off()
-    fig.tight_layout()
-    try:
-        return save_figure(fig, path)
-    finally:
-        plt.close(fig)
-
-
-def plot_clone_history(mse: np.ndarray, dz: np.ndarray, checkpoints: Sequence[dict[str, Any]],
-                       episode_returns: Sequence[float], path: str | os.PathLike, *,
-                       title: str = "") -> Path:
-    """Generic cloning run: MSE/ΔZ per epoch, checkpoint metrics, evaluation returns.
-
-    Args:
-        mse, dz: ``(E,)`` per recurrent epoch.
-        checkpoints: :attr:`goal_rl.cloning.CloneResult.checkpoints`.
-        episode_returns: closed-loop returns of the final agent.
-        path: PNG to write.
-    """
-    plt = _plt()
-    fig, axes = plt.subplots(1, 3, figsize=(14, 3.8))
-    ax = axes[0]
-    if len(mse):
-        ax.semilogy(np.arange(1, len(mse) + 1), mse, label="free-run MSE (target readout)")
-        ax2 = ax.twinx()
-        ax2.plot(np.arange(1, len(dz) + 1), dz, color="C1", lw=0.8)
-        ax2.set_ylabel("ΔZ", color="C1")
-    ax.set_xlabel("recurrent epoch")
-    ax.set_ylabel("MSE")
-    ax.set_title("GOAL training")
-    ax = axes[1]
-    epochs = [c["epoch"] for c in checkpoints]
-    for key in ("train_mse", "val_mse"):
-        vals = [c.get(key) for c in checkpoints]
-        if any(v is not None for v in vals):
-            ax.plot(epochs, [np.nan if v is None else v for v in vals], "o-", label=key)
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("open-loop action MSE (refit readout)")
-    ax.legend(fontsize=8)
-    ax.set_title("checkpoints")
-    ax = axes[2]
-    ax.bar(np.arange(len(episode_returns)), episode_returns, color="C2")
-    ax.set_xlabel("evaluation episode")
-    ax.set_ylabel("return")
-    ax.set_title(title or "closed-loop evaluation")
     fig.tight_layout()
     try:
         return save_figure(fig, path)

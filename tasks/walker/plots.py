@@ -19,7 +19,7 @@ def plot_rounds(history: list[dict[str, Any]], expert: dict[str, Any] | None, pa
     """Selection return (mean ± std) per DAgger round, expert mean as a dashed line."""
     import matplotlib.pyplot as plt
 
-    from .io import save_figure
+    from goal_rl.common.io import save_figure
 
     r = np.array([h["round"] for h in history])
     m = np.array([h["select_mean_reward"] for h in history])
@@ -44,7 +44,7 @@ def plot_action_traces(agent_actions: np.ndarray, expert_actions: np.ndarray, pa
     """Agent actions ``(T, 4)`` vs the expert's labels ``(T, 4)`` on the agent's states."""
     import matplotlib.pyplot as plt
 
-    from .io import save_figure
+    from goal_rl.common.io import save_figure
 
     T = agent_actions.shape[0]
     fig, axes = plt.subplots(4, 1, figsize=(7, 6), sharex=True)
@@ -65,7 +65,7 @@ def plot_raster(spikes: np.ndarray, path: Path, n_units: int = 100) -> Path:
     """Spike raster of the first ``n_units`` units, ``spikes (T, N)`` 0/1."""
     import matplotlib.pyplot as plt
 
-    from .io import save_figure
+    from goal_rl.common.io import save_figure
 
     z = spikes[:, :n_units]
     t, i = np.nonzero(z)

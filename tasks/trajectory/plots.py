@@ -5,21 +5,11 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from .io import save_figure
-
-
-def _plt() -> Any:
-    import matplotlib
-
-    if "MPLBACKEND" not in os.environ:
-        matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+from goal_rl.common.io import save_figure
+from goal_rl.common.plots import pyplot
 
 
 def plot_trajectory(
@@ -40,7 +30,7 @@ def plot_trajectory(
         target, output: ``(T, O)``; mse, dz: ``(E,)``; spikes: ``(T, N)`` of the last epoch.
         path: PNG file to write (atomically).
     """
-    plt = _plt()
+    plt = pyplot()
     T, O = target.shape
     fig = plt.figure(figsize=(12, 2.2 * max(O, 2) + 1))
     gs = fig.add_gridspec(max(O, 2), 2, width_ratios=[1.4, 1])

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from goal_rl.walker import WalkerConfig, run_walker
+from goal_rl.tasks.walker.pipeline import WalkerConfig, run_walker
 
 __all__ = ["WalkerTask", "make"]
 
@@ -45,7 +45,7 @@ class WalkerTask:
 
 def make(**overrides: Any) -> WalkerTask:
     """Walker task with ``overrides`` (strings as typed after ``--set``)."""
-    from tasks.registry import apply_overrides
+    from goal_rl.tasks.registry import apply_overrides
 
     return WalkerTask(apply_overrides(WalkerConfig(), overrides, task="walker"))
 

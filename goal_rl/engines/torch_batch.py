@@ -29,9 +29,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .config import GoalConfig, check_rank
-from .core import History, convergence_epoch, feedback_columns, init_weights
-from .lif import LIFParams, filter_matrix
+from goal_rl.config import GoalConfig, check_rank
+from goal_rl.engines.common import History, convergence_epoch, feedback_columns, init_weights
+from goal_rl.model.lif import LIFParams, filter_matrix
 
 __all__ = ["GoalBatch", "History", "convergence_epoch", "feedback_columns", "init_weights",
            "torch_dtype"]

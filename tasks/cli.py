@@ -1,0 +1,184 @@
+"""``python -m goal_rl``: list and train registered tasks.
+
+Usage::
+
+    python -m goal_rl list
+    python -m goal_rl train TASK [--set KEY=VALUE ...] [--seed S] [--device D]
+                                 [--out DIR] [--plot] [--no-progress]
+    python -m goal_rl --plugin FILE.py train NAME ...     # a file that registers tasks
+    python -m goal_rl --import my_pkg.tasks train NAME ...  # a module that registers tasks
+
+``train`` builds the task with ``tasks.make_task(TASK, **settings)`` (``--seed`` and
+``--device`` are the settings ``seed`` and ``device``), runs it, prints one summary line and,
+with ``--out``, writes ``metrics.json`` there (atomically) next to whatever the task saves
+(agent, plots). Closed-loop tasks report Stable-Baselines3's key names ``mean_reward``,
+``std_reward``, ``n_eval_episodes`` plus their own keys. Input errors (unknown task, bad
+setting, missing file) print one line on stderr and exit with code 2.
+
+Task protocol
+-------------
+A registered factory ``factory(**settings)`` returns an object with
+
+* ``kind``: ``"open_loop"`` or ``"closed_loop"``;
+* ``config``: a dataclass instance holding every setting (the ``--set`` keys are its field
+  names; build it with :func:`tasks.apply_overrides` so bad keys/values raise
+  ``ValueError``); it should have ``seed`` and ``device`` fields for ``--seed``/``--device``;
+* ``run(out_dir, *, progress=True, plot=False) -> dict``: do the work, save files into
+  ``out_dir`` (a writable folder, or ``None``: save nothing), return JSON-able metrics
+  (closed loop: at least ``mean_reward``, ``std_reward``, ``n_eval_episodes``);
+* optionally ``summary(metrics) -> str``: the one-line summary printed by the CLI.
+
+:class:`TaskProtocol` states this for type checkers; :class:`goal_rl.cloning.ExpertCloningTask`
+implements it for "clone this expert on that Gymnasium env".
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import json
+import math
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+from goal_rl.common.cli import CLIError, OneLineParser, resolve_device
+
+__all__ = ["TaskProtocol", "build_parser", "load_plugin", "main"]
+
+PROG = "python -m goal_rl"
+
+
+@runtime_checkable
+class TaskProtocol(Protocol):
+    """What ``python -m goal_rl train`` needs from a task object (see the module docstring)."""
+
+    kind: str
+    config: Any
+
+    def run(self, out_dir: Path | None = None, *, progress: bool = True,
+            plot: bool = False) -> dict[str, Any]:
+        """Train/evaluate; save into ``out_dir``; return JSON-able metrics."""
+        ...
+
+
+def build_parser() -> OneLineParser:
+    """Argument parser of ``python -m goal_rl``."""
+    p = OneLineParser(prog=PROG, description="Train GOAL spiking networks on registered tasks.")
+    p.add_argument("--plugin", action="append", default=[], metavar="FILE.py",
+                   help="run this Python file first (it registers tasks); repeatable")
+    p.add_argument("--import", dest="imports", action="append", default=[], metavar="MODULE",
+                   help="import this module first (it registers tasks); repeatable")
+    sub = p.add_subparsers(dest="command", metavar="{list,train}")
+    sub.required = True
+    sub.add_parser("list", help="list the registered tasks")
+    t = sub.add_parser("train", help="train a task",
+                       description="Build TASK with the given settings, run it, print a "
+                                   "summary and (with --out) write metrics.json.")
+    t.add_argument("task", help="task name (see `list`)")
+    t.add_argument("--set", dest="settings", nargs="+", action="extend", default=[],
+                   metavar="KEY=VALUE", help="task settings, e.g. --set n_rec=300 rank=100")
+    t.add_argument("--seed", type=int, default=None, help="setting 'seed'")
+    t.add_argument("--device", default=None, help="setting 'device': cpu or cuda[:k]")
+    t.add_argument("--out", default=None, help="folder for metrics.json and the task's files")
+    t.add_argument("--plot", action="store_true", help="write the task's figures into --out "
+                                                       "(default folder runs/TASK)")
+    t.add_argument("--no-progress", action="store_true", help="no progress bars")
+    return p
+
+
+def load_plugin(path: str) -> None:
+    """Execute a Python file that registers tasks (``--plugin``)."""
+    file = Path(path)
+    if not file.is_file():
+        raise FileNotFoundError(f"plugin file not found: {path!r}")
+    name = f"goal_rl_plugin_{abs(hash(str(file.resolve())))}"
+    spec = importlib.util.spec_from_file_location(name, file)
+    if spec is None or spec.loader is None:
+        raise ValueError(f"cannot load plugin {path!r} (not a Python file?)")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+
+
+def _json_safe(obj: Any) -> Any:
+    """NaN/inf → None so metrics.json is strict JSON."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_json_safe(v) for v in obj]
+    return obj
+
+
+def _default_summary(name: str, metrics: dict[str, Any]) -> str:
+    scalars = [f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
+               for k, v in metrics.items()
+               if isinstance(v, int | float) and not isinstance(v, bool)]
+    return f"{name} | " + " | ".join(scalars[:8])
+
+
+def _cmd_list() -> int:
+    from goal_rl.tasks import list_tasks
+
+    infos = list_tasks()
+    width = max((len(i.name) for i in infos), default=4)
+    for info in infos:
+        print(f"{info.name:<{width}}  {info.kind:<11}  {info.description}")
+    return 0
+
+
+def _cmd_train(args: Any) -> int:
+    from goal_rl.tasks import make_task, parse_key_values
+
+    from goal_rl.common.io import check_writable_dir, write_json
+
+    settings = parse_key_values(args.settings)
+    if args.seed is not None:
+        if args.seed < 0:
+            raise CLIError(f"--seed must be >= 0, got {args.seed}")
+        settings["seed"] = str(args.seed)
+    if args.device is not None:
+        settings["device"] = resolve_device(args.device)
+    try:
+        task = make_task(args.task, **settings)
+    except ImportError as exc:  # a registered task whose module is not available
+        raise CLIError(str(exc)) from None
+    if not isinstance(task, TaskProtocol):
+        raise CLIError(f"task {args.task!r} does not follow the task protocol (needs kind, "
+                       "config and run(out_dir, progress=, plot=)); see `python -m goal_rl "
+                       "--help`")
+    out_dir = args.out
+    if args.plot and out_dir is None:
+        out_dir = f"runs/{args.task}"
+    if out_dir is not None:
+        out_dir = check_writable_dir(out_dir)
+    metrics = task.run(out_dir, progress=not args.no_progress, plot=args.plot)
+    if not isinstance(metrics, dict):
+        raise CLIError(f"task {args.task!r} returned {type(metrics).__name__}, not a dict")
+    metrics = _json_safe(metrics)
+    summary = getattr(task, "summary", None)
+    print(summary(metrics) if callable(summary) else _default_summary(args.task, metrics))
+    if out_dir is not None:
+        payload = {"task": args.task, "kind": task.kind, **metrics}
+        json.dumps(payload, default=str)  # fail before writing if not serialisable
+        write_json(Path(out_dir) / "metrics.json", payload)
+        print(f"results in {out_dir}/")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``python -m goal_rl`` (returns the exit code; errors raise)."""
+    args = build_parser().parse_args(argv)
+    for path in args.plugin:
+        load_plugin(path)
+    for mod in args.imports:
+        try:
+            importlib.import_module(mod)
+        except ImportError as exc:
+            raise CLIError(f"cannot import {mod!r}: {exc}") from None
+    if args.command == "list":
+        return _cmd_list()
+    return _cmd_train(args)

@@ -1,0 +1,577 @@
+"""Batched (R, τ⋆) sweeps on the ND-trajectory task (SPEC §3a, §4): ``python -m goal_rl.sweep``.
+
+Every (rank, τ⋆, seed) point of the grid is one independent network; up to ``chunk`` of them
+run together as one :class:`goal_rl.goal.GoalBatch` (K networks, M = 1 trial each), so the
+paper's Figure 2 grid (11 ranks × 10 τ⋆ × 10⁴ recurrent epochs) is a single tensor program.
+Each point draws everything random from its own seed exactly as
+``python -m goal_rl.trajectory --seed S`` does (:func:`goal_rl.trajectory.problem`), so a
+point of the sweep equals the single run with that seed (up to floating-point rounding in
+the order of the weight-update sums, see ``GoalBatch._simulate_chunked``).
+
+Output folder (``--out``)::
+
+    sweep.json       the configuration (shared settings and grid); --resume checks it
+    results.jsonl    one JSON object per finished point, rewritten atomically per chunk
+    table.csv/json   rank, tau_star, seed, final MSE, final ΔZ, convergence epoch, readout MSE
+    mse_map.png, dz_map.png, conv_map.png, mse_vs_tau.png, sweep_summary.png
+
+Python use::
+
+    from goal_rl.config import GoalConfig
+    from goal_rl.tasks.trajectory.sweep import run_sweep
+    rows = run_sweep([3, 150, None], [2, 5, 22], [0], GoalConfig(epochs_rec=2000))
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import functools
+import io
+import json
+import math
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from goal_rl.common.cli import (
+    CLIError,
+    OneLineParser,
+    nonneg_int,
+    parse_rank,
+    positive_float,
+    positive_int,
+)
+from goal_rl.common.threads import torch_threads
+from goal_rl.config import GoalConfig, check_rank
+
+#: The paper's Figure 2 grid (SPEC §3a); ``None`` is LTTS (diagonal feedback).
+PAPER_RANKS: tuple[int | None, ...] = (3, 19, 35, 52, 68, 84, 101, 117, 133, 150, None)
+PAPER_TAU_STARS: tuple[float, ...] = (1, 2, 3, 5, 8, 13, 22, 36, 60, 100)
+
+#: Networks per batch when ``chunk`` is not given (the whole paper grid fits in one).
+DEFAULT_CHUNK = 128
+
+#: Keys of a result row, in table order.
+TABLE_KEYS = ("rank", "tau_star", "seed", "final_mse", "final_dz", "conv_epoch", "readout_mse",
+              "min_mse", "tail_mse")
+
+#: Shared settings that do not change the results (left out of the resume check).
+_NOT_COMPARED = ("device", "rank", "tau_star", "seed", "extra")
+
+Point = tuple[int | None, float, int]
+Row = dict[str, Any]
+
+
+# ---------------------------------------------------------------------------- grid
+def rank_label(rank: int | None) -> str:
+    """``"LTTS"`` for ``None``, else the rank as text."""
+    return "LTTS" if rank is None else str(rank)
+
+
+def check_grid(ranks: Sequence[int | None], tau_stars: Sequence[float], seeds: Sequence[int],
+               cfg: GoalConfig) -> tuple[list[int | None], list[float], list[int]]:
+    """Validate and de-duplicate the grid (order kept). ``ValueError`` names the first problem:
+    an empty axis, a rank outside [O, N], LTTS with output-level feedback, τ⋆ ≤ 0 or not
+    finite, a negative or non-integer seed."""
+    if not ranks:
+        raise ValueError("empty grid: give at least one rank (an integer in [O, N] or 'ltts')")
+    if not tau_stars:
+        raise ValueError("empty grid: give at least one tau_star")
+    if not seeds:
+        raise ValueError("empty grid: give at least one seed")
+    out_r: list[int | None] = []
+    for r in ranks:
+        r = None if r is None else check_rank(r, cfg.n_out, cfg.n_rec)
+        if r is None and cfg.feedback == "out":
+            raise ValueError("output-level feedback ('out') needs a rank: drop 'ltts' from the "
+                             "ranks or use spike-level feedback")
+        if r not in out_r:
+            out_r.append(r)
+    out_t: list[float] = []
+    for ts in tau_stars:
+        if (isinstance(ts, bool) or not isinstance(ts, int | float) or not math.isfinite(ts)
+                or ts <= 0):
+            raise ValueError(f"tau_star must be a positive number, got {ts!r}")
+        if float(ts) not in out_t:
+            out_t.append(float(ts))
+    out_s: list[int] = []
+    for s in seeds:
+        if isinstance(s, bool) or not isinstance(s, int | np.integer) or s < 0:
+            raise ValueError(f"seed must be a non-negative integer, got {s!r}")
+        if int(s) not in out_s:
+            out_s.append(int(s))
+    return out_r, out_t, out_s
+
+
+def grid_points(ranks: Sequence[int | None], tau_stars: Sequence[float], seeds: Sequence[int]
+                ) -> list[Point]:
+    """All (rank, τ⋆, seed) points, rank-major: neighbouring points (one chunk) share ranks,
+    which keeps the zero padding of the feedback columns small."""
+    return [(r, float(t), int(s)) for r in ranks for t in tau_stars for s in seeds]
+
+
+def point_key(rank: int | None, tau_star: float, seed: int) -> str:
+    """Stable text key of a point (for resume bookkeeping)."""
+    return f"{rank_label(rank)}|{float(tau_star)!r}|{int(seed)}"
+
+
+# ---------------------------------------------------------------------------- engine
+@functools.cache
+def _sweep_batch_class() -> type:
+    """``GoalBatch`` with a faster per-epoch :meth:`metrics` (same values up to rounding).
+
+    ``GoalBatch.metrics`` computes ``Z @ w_outᵀ`` by broadcasting over (T, K), which expands
+    ``w_out`` to ``(T, K, N, O)`` and runs T·K tiny products (≈ 12 ms per epoch for 110
+    networks, ~10 % of a sweep); here it is one batched product over K, and ΔZ is one pass.
+    """
+    import torch
+
+    from goal_rl.engines.torch_batch import GoalBatch
+
+    class SweepBatch(GoalBatch):
+        def metrics(self, Z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            """MSE ``(K,)`` (mean over T, M, O) and spike error ΔZ ``(K,)`` of ``Z``."""
+            T, K, M, N = Z.shape
+            zo = torch.bmm(Z.permute(1, 0, 2, 3).reshape(K, T * M, N),
+                           self.w_out.transpose(1, 2))  # (K, T·M, O)
+            zo = zo.view(K, T, M, -1).permute(1, 0, 2, 3).reshape(T, -1)
+            y = (self._L_out @ zo).view(self.y_star.shape)
+            mse = ((y - self.y_star) ** 2).mean(dim=(0, 2, 3))
+            dz = (Z - self.z_star).abs_().sum(dim=(0, 2, 3))
+            return mse, dz
+
+    return SweepBatch
+
+
+def build_batch(cfg: GoalConfig, points: Sequence[Point], device: str = "cpu") -> Any:
+    """A :class:`~goal_rl.goal.GoalBatch` holding one network per point, task set.
+
+    Every network gets the weights, clock input ``(T, I)``, target ``(T, O)`` and feedback
+    generator of :func:`goal_rl.trajectory.problem` for its seed, so it is the single run
+    ``python -m goal_rl.trajectory --seed S -R rank --tau-star τ⋆`` with the same settings.
+    """
+    from goal_rl.tasks.trajectory.benchmark import problem
+
+    probs = [problem(cfg, seed) for _, _, seed in points]
+    batch = _sweep_batch_class()(cfg, [p[0] for p in probs], [r for r, _, _ in points],
+                      [t for _, t, _ in points], [p[3] for p in probs], device=device)
+    x = np.stack([p[1] for p in probs], axis=1)[:, :, None]  # (T, K, 1, I)
+    y = np.stack([p[2] for p in probs], axis=1)[:, :, None]  # (T, K, 1, O)
+    batch.set_task(x, y)
+    return batch
+
+
+def prepare(batch: Any) -> np.ndarray:
+    """Internal targets, readout fit and feedback of a batch; returns the readout MSE ``(K,)``.
+
+    The readout fit runs with one torch thread: the batched ``torch.linalg.solve`` of this
+    torch/MKL build fails ("SLASWP parameter 6") for N = 150 with more than one thread.
+    """
+    batch.internal_targets()
+    with torch_threads(1):
+        readout = batch.fit_readout()
+    batch.build_feedback()
+    return readout
+
+
+def _curve_epochs(n: int, points: int = 60) -> np.ndarray:
+    """About ``points`` log-spaced epoch indices in ``[0, n)`` (always the first and last)."""
+    if n <= points:
+        return np.arange(n)
+    idx = np.unique(np.round(np.geomspace(1, n, points)).astype(int) - 1)
+    return idx
+
+
+def rows_from_history(points: Sequence[Point], readout: np.ndarray, mse: np.ndarray,
+                      dz: np.ndarray, conv: np.ndarray) -> list[Row]:
+    """One result row per point from per-epoch metrics ``mse``/``dz`` ``(E, K)``."""
+    E = mse.shape[0]
+    tail = max(1, E // 100)
+    idx = _curve_epochs(E)
+    rows = []
+    for k, (rank, ts, seed) in enumerate(points):
+        m, d = mse[:, k], dz[:, k]
+        rows.append({
+            "rank": rank,
+            "tau_star": ts,
+            "seed": seed,
+            "final_mse": float(m[-1]),
+            "final_dz": float(d[-1]),
+            "conv_epoch": int(conv[k]),
+            "readout_mse": float(readout[k]),
+            "min_mse": float(m.min()),
+            "min_mse_epoch": int(m.argmin()),
+            "tail_mse": float(m[-tail:].mean()),
+            "tail_dz": float(d[-tail:].mean()),
+            "epochs": int(E),
+            "curve_epoch": [int(i) for i in idx],
+            "curve_mse": [float(m[i]) for i in idx],
+            "curve_dz": [float(d[i]) for i in idx],
+        })
+    return rows
+
+
+def run_points(cfg: GoalConfig, points: Sequence[Point], *, device: str = "cpu",
+               progress: bool | Callable[[int, Any, Any], None] = True,
+               desc: str = "sweep") -> list[Row]:
+    """Train one batch holding every point and return one row per point (input order)."""
+    t0 = time.perf_counter()
+    batch = build_batch(cfg, points, device=device)
+    readout = prepare(batch)
+    hist = batch.train_recurrent(cfg.epochs_rec, progress=progress, desc=desc)
+    rows = rows_from_history(points, readout, hist.mse, hist.dz, hist.conv_epoch())
+    wall = time.perf_counter() - t0
+    for r in rows:
+        r["batch_size"] = len(points)
+        r["batch_wall_time_s"] = wall
+    return rows
+
+
+# ---------------------------------------------------------------------------- output folder
+def sweep_record(cfg: GoalConfig, ranks: Sequence[int | None], tau_stars: Sequence[float],
+                 seeds: Sequence[int]) -> dict[str, Any]:
+    """What ``sweep.json`` holds: the shared settings and the grid."""
+    shared = {k: v for k, v in cfg.to_dict().items() if k not in _NOT_COMPARED
+              and k not in ("tau_star_effective",)}
+    return {"kind": "goal_rl.sweep", "version": 1, "config": shared,
+            "grid": {"ranks": list(ranks), "tau_stars": [float(t) for t in tau_stars],
+                     "seeds": [int(s) for s in seeds]}}
+
+
+def _differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    diff = []
+    for key in sorted(set(old.get("config", {})) | set(new["config"])):
+        a, b = old.get("config", {}).get(key), new["config"].get(key)
+        if a != b and not (isinstance(a, list | tuple) and list(a) == list(b or [])):
+            diff.append(f"{key} ({a!r} there, {b!r} now)")
+    for key in ("ranks", "tau_stars", "seeds"):
+        a, b = old.get("grid", {}).get(key), new["grid"][key]
+        if a != b:
+            diff.append(f"{key} ({a!r} there, {b!r} now)")
+    return diff
+
+
+def read_results(path: Path) -> list[Row]:
+    """Rows of ``results.jsonl`` (a trailing incomplete line, impossible with atomic
+    rewrites but harmless to tolerate, is ignored)."""
+    rows = []
+    if not path.exists():
+        return rows
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            break
+    return rows
+
+
+def open_out_dir(out: str | os.PathLike, record: dict[str, Any], resume: bool) -> list[Row]:
+    """Check (and create) the output folder; return the rows already finished there.
+
+    Without ``resume`` a folder that already holds a sweep is refused; with ``resume`` its
+    ``sweep.json`` must describe the same configuration. Errors are ``ValueError`` and
+    nothing is written before the checks pass.
+    """
+    from goal_rl.common.io import check_writable_dir, write_json
+
+    path = Path(out)
+    cfg_file, res_file = path / "sweep.json", path / "results.jsonl"
+    if path.is_dir() and (cfg_file.exists() or res_file.exists()):
+        if not resume:
+            raise ValueError(f"output folder {str(path)!r} already holds a sweep; use --resume "
+                             "to continue it or choose another --out")
+        if not cfg_file.exists():
+            raise ValueError(f"cannot resume: {str(cfg_file)!r} is missing")
+        try:
+            old = json.loads(cfg_file.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ValueError(f"cannot resume: {str(cfg_file)!r} is unreadable ({exc})") from None
+        if not isinstance(old, dict) or old.get("kind") != "goal_rl.sweep":
+            raise ValueError(f"cannot resume: {str(cfg_file)!r} is not a goal_rl sweep record")
+        diff = _differences(old, record)
+        if diff:
+            raise ValueError(f"cannot resume: {str(path)!r} holds a different configuration: "
+                             + "; ".join(diff[:4]) + ("; ..." if len(diff) > 4 else ""))
+        return read_results(res_file)
+    check_writable_dir(path)
+    write_json(cfg_file, record)
+    return []
+
+
+def write_results(path: Path, rows: Sequence[Row]) -> None:
+    """Rewrite ``results.jsonl`` atomically (temp file + fsync + ``os.replace``).
+
+    Rewriting the whole file instead of appending costs O(rows) per chunk, which is nothing
+    at this size (≤ a few MB), and guarantees that the file on disk always holds complete
+    lines: an interrupted write leaves the previous version, never half a line.
+    """
+    from goal_rl.common.io import atomic_write
+
+    text = "".join(json.dumps(r, allow_nan=True) + "\n" for r in rows)
+    atomic_write(path, lambda fh: fh.write(text.encode()))
+
+
+def table_rows(rows: Sequence[Row]) -> list[Row]:
+    """The table columns of each row, sorted by rank (LTTS last), τ⋆, seed."""
+    def order(r: Row) -> tuple:
+        return (r["rank"] is None, r["rank"] or 0, r["tau_star"], r["seed"])
+
+    return [{k: r.get(k) for k in TABLE_KEYS} for r in sorted(rows, key=order)]
+
+
+def write_tables(out: Path, rows: Sequence[Row]) -> None:
+    """``table.csv`` and ``table.json`` (atomic); LTTS is written as ``ltts`` in the CSV."""
+    from goal_rl.common.io import atomic_write, write_json
+
+    table = table_rows(rows)
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(TABLE_KEYS)
+    for r in table:
+        w.writerow(["ltts" if r["rank"] is None else r["rank"]]
+                   + [r[k] for k in TABLE_KEYS[1:]])
+    atomic_write(out / "table.csv", lambda fh: fh.write(buf.getvalue().encode()))
+    write_json(out / "table.json", table)
+
+
+def write_figures(out: Path, rows: Sequence[Row], cfg: GoalConfig) -> list[Path]:
+    """Heatmaps and MSE-vs-τ⋆ curves (see :mod:`goal_rl.sweep_plots`)."""
+    from goal_rl.tasks.trajectory.sweep_plots import plot_sweep
+
+    return plot_sweep(rows, out, n_out=cfg.n_out, n_rec=cfg.n_rec)
+
+
+# ---------------------------------------------------------------------------- API
+def run_sweep(ranks: Sequence[int | None], tau_stars: Sequence[float], seeds: Sequence[int],
+              base_cfg: GoalConfig | None = None, *, chunk: int | None = None,
+              device: str = "cpu", out: str | os.PathLike | None = None, resume: bool = False,
+              progress: bool = True, threads: int | None = None,
+              figures: bool = True) -> list[Row]:
+    """Train every (rank, τ⋆, seed) point of the grid and return one row per point.
+
+    Args:
+        ranks: feedback ranks in [O, N]; ``None`` is LTTS (diagonal feedback).
+        tau_stars: target timescales in dt (> 0).
+        seeds: seeds (each point equals ``python -m goal_rl.trajectory --seed S``).
+        base_cfg: shared settings (``rank``, ``tau_star``, ``seed`` are ignored); the number
+            of recurrent epochs is ``base_cfg.epochs_rec``.
+        chunk: at most this many networks per batch (default :data:`DEFAULT_CHUNK`).
+        device: ``"cpu"`` or ``"cuda[:k]"``.
+        out: folder for ``sweep.json``, ``results.jsonl``, tables and figures (``None``:
+            nothing is written).
+        resume: continue the sweep in ``out`` (same configuration), skipping finished points.
+        progress: tqdm bars over chunks and epochs.
+        threads: torch CPU threads during training (``None``: torch's default).
+        figures: write the figures into ``out``.
+
+    Returns:
+        Rows (dicts) in grid order with keys ``rank`` (``None`` for LTTS), ``tau_star``,
+        ``seed``, ``final_mse``, ``final_dz``, ``conv_epoch``, ``readout_mse``, ``min_mse``,
+        ``tail_mse`` (mean over the last 1 % of epochs), ``tail_dz``, ``epochs``, a
+        log-spaced learning curve (``curve_epoch``, ``curve_mse``, ``curve_dz``) and the
+        batch's size and wall time.
+    """
+    cfg = (base_cfg or GoalConfig()).replace(rank=None, tau_star=None, seed=0, device=device)
+    cfg.validate()
+    if cfg.epochs_rec < 1:
+        raise ValueError("a sweep needs at least one recurrent epoch (-E READOUT RECURRENT)")
+    if chunk is not None and (isinstance(chunk, bool) or not isinstance(chunk, int)
+                              or chunk < 1):
+        raise ValueError(f"chunk must be a positive integer, got {chunk!r}")
+    if threads is not None and (not isinstance(threads, int) or threads < 1):
+        raise ValueError(f"threads must be a positive integer, got {threads!r}")
+    if device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ValueError(f"device {device!r} requested but CUDA is not available")
+    elif device != "cpu":
+        raise ValueError(f"unknown device {device!r}; use 'cpu' or 'cuda[:k]'")
+    ranks, tau_stars, seeds = check_grid(ranks, tau_stars, seeds, cfg)
+    points = grid_points(ranks, tau_stars, seeds)
+    record = sweep_record(cfg, ranks, tau_stars, seeds)
+    out_path = Path(out) if out is not None else None
+    done: dict[str, Row] = {}
+    if out_path is not None:
+        for r in open_out_dir(out_path, record, resume):
+            done[point_key(r["rank"], r["tau_star"], r["seed"])] = r
+    todo = [p for p in points if point_key(*p) not in done]
+    size = chunk or DEFAULT_CHUNK
+    chunks = [todo[i:i + size] for i in range(0, len(todo), size)]
+    outer = inner = None
+    if progress and chunks:
+        from tqdm.auto import tqdm
+
+        outer = tqdm(total=len(todo), desc=f"sweep {len(chunks)} batch(es)", unit="net",
+                     position=0, dynamic_ncols=True, initial=0)
+    finished = list(done.values())
+    try:
+        for i, pts in enumerate(chunks):
+            cb: bool | Callable = False
+            if outer is not None:
+                from tqdm.auto import tqdm
+
+                inner = tqdm(total=cfg.epochs_rec, desc=f"batch {i + 1}/{len(chunks)} "
+                             f"(K={len(pts)})", unit="ep", position=1, leave=False,
+                             dynamic_ncols=True)
+
+                def cb(ep: int, mse: Any, dz: Any, _bar: Any = inner) -> None:
+                    _bar.update(ep - _bar.n)
+                    _bar.set_postfix(mse=f"{float(mse.mean()):.4g}",
+                                     dz=f"{float(dz.mean()):.0f}")
+            with torch_threads(threads):
+                rows = run_points(cfg, pts, device=device, progress=cb)
+            if inner is not None:
+                inner.close()
+            finished.extend(rows)
+            if out_path is not None:
+                write_results(out_path / "results.jsonl", finished)
+            if outer is not None:
+                outer.update(len(pts))
+    finally:
+        if outer is not None:
+            outer.close()
+    by_key = {point_key(r["rank"], r["tau_star"], r["seed"]): r for r in finished}
+    result = [by_key[point_key(*p)] for p in points]
+    if out_path is not None:
+        write_tables(out_path, result)
+        if figures:
+            write_figures(out_path, result, cfg)
+    return result
+
+
+def mean_map(rows: Sequence[Row], key: str) -> tuple[list[int | None], list[float], np.ndarray]:
+    """Mean of ``key`` over seeds on the (rank, τ⋆) grid: ranks (LTTS first, then descending
+    rank, as in the paper's figure), τ⋆ (ascending) and the ``(R, τ⋆)`` array (NaN where a
+    point is missing)."""
+    ranks = sorted({r["rank"] for r in rows}, key=lambda r: (r is not None, -(r or 0)))
+    taus = sorted({float(r["tau_star"]) for r in rows})
+    acc = np.zeros((len(ranks), len(taus)))
+    cnt = np.zeros_like(acc)
+    for r in rows:
+        val = r.get(key)
+        if val is None or not math.isfinite(float(val)):
+            continue
+        i, j = ranks.index(r["rank"]), taus.index(float(r["tau_star"]))
+        acc[i, j] += float(val)
+        cnt[i, j] += 1
+    with np.errstate(invalid="ignore"):
+        return ranks, taus, np.where(cnt > 0, acc / np.maximum(cnt, 1), np.nan)
+
+
+def format_map(rows: Sequence[Row], key: str = "final_mse", fmt: str = "{:.4g}") -> str:
+    """Markdown table of the seed-mean of ``key`` over (rank, τ⋆)."""
+    ranks, taus, m = mean_map(rows, key)
+    lines = ["| R \\ τ⋆ | " + " | ".join(f"{t:g}" for t in taus) + " |",
+             "|---" * (len(taus) + 1) + "|"]
+    for i, r in enumerate(ranks):
+        cells = ["–" if not np.isfinite(x) else fmt.format(x) for x in m[i]]
+        lines.append(f"| {rank_label(r)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------- CLI
+def rank_arg(text: str) -> int | None:
+    """argparse type: an integer rank or ``ltts`` (``None``), see :func:`.cli.parse_rank`."""
+    try:
+        return parse_rank(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+#: trajectory flags that make no sense for a sweep (per-point or single-run only)
+_DROPPED = ("preset", "savepath", "backend", "plot", "rank", "tau_star", "seed", "out",
+            "epochs")
+
+
+def build_parser() -> OneLineParser:
+    """The trajectory command line (shared settings) plus the grid and sweep options."""
+    from goal_rl.tasks.trajectory.benchmark import build_parser as trajectory_parser
+
+    p = trajectory_parser()
+    p.prog = "python -m goal_rl.sweep"
+    p.description = ("Train a grid of (rank R, target timescale tau*, seed) networks on the "
+                     "ND-trajectory task as batches of independent networks (SPEC §3a, §4).")
+    for action in list(p._actions):
+        if action.dest in _DROPPED:
+            p._remove_action(action)
+            for opt in action.option_strings:
+                p._option_string_actions.pop(opt, None)
+            for group in p._action_groups:
+                if action in group._group_actions:
+                    group._group_actions.remove(action)
+        elif action.dest == "n_rec":
+            action.required = False
+            action.default = GoalConfig.n_rec
+            action.help = "number of recurrent units (default %(default)s)"
+    d = GoalConfig()
+    p.add_argument("--ranks", "-R", "-rank", dest="ranks", type=rank_arg, nargs="+",
+                   default=list(PAPER_RANKS),
+                   help="feedback ranks in [O, N] and/or 'ltts' (default: the paper's "
+                        "3 19 35 52 68 84 101 117 133 150 ltts)")
+    p.add_argument("--tau-star", "--tau-stars", dest="tau_stars", type=positive_float,
+                   nargs="+", default=list(PAPER_TAU_STARS),
+                   help="target timescales tau* in dt (default: 1 2 3 5 8 13 22 36 60 100)")
+    p.add_argument("--seeds", "--seed", dest="seeds", type=nonneg_int, nargs="+", default=[0],
+                   help="seeds; each point equals the single run with that --seed (default 0)")
+    p.add_argument("-E", "-epochs", "--epochs", dest="epochs", type=nonneg_int, nargs=2,
+                   default=(d.epochs_out, d.epochs_rec), metavar=("READOUT", "RECURRENT"),
+                   help="readout and recurrent epochs (default %(default)s)")
+    p.add_argument("--chunk", type=positive_int, default=None,
+                   help=f"at most this many networks per batch (default {DEFAULT_CHUNK})")
+    p.add_argument("--threads", type=positive_int, default=None,
+                   help="torch CPU threads (default: torch's default)")
+    p.add_argument("--out", default="runs/sweep",
+                   help="output folder (default %(default)s)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the sweep in --out, skipping finished points")
+    p.add_argument("--no-figures", action="store_true", help="write tables only")
+    return p
+
+
+def config_from_args(args: argparse.Namespace) -> GoalConfig:
+    """Shared settings from the parsed command line (rank, τ⋆ and seed are per point)."""
+    from goal_rl.tasks.trajectory.benchmark import _config_from_args
+
+    ns = argparse.Namespace(**vars(args))
+    ns.rank, ns.preset, ns.tau_star, ns.seed, ns.backend = None, None, None, 0, "torch"
+    feedback = ns.feedback
+    ns.feedback = "spk"  # the trajectory CLI would fall back to spk without a rank
+    cfg = _config_from_args(ns)
+    return cfg.replace(feedback=feedback).validate()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``python -m goal_rl.sweep``."""
+    args = build_parser().parse_args(argv)
+    cfg = config_from_args(args)
+    if args.verbose:
+        from goal_rl.tasks.trajectory.benchmark import recap
+
+        print(recap(cfg))
+    try:
+        ranks, taus, seeds = check_grid(args.ranks, args.tau_stars, args.seeds, cfg)
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
+    n = len(ranks) * len(taus) * len(seeds)
+    t0 = time.perf_counter()
+    rows = run_sweep(ranks, taus, seeds, cfg, chunk=args.chunk, device=cfg.device,
+                     out=args.out, resume=args.resume, progress=not args.no_progress,
+                     threads=args.threads, figures=not args.no_figures)
+    wall = time.perf_counter() - t0
+    print(f"{n} points ({len(ranks)} ranks × {len(taus)} tau* × {len(seeds)} seeds), "
+          f"{cfg.epochs_rec} recurrent epochs: wall time {wall:.1f} s")
+    print("final MSE (mean over seeds):")
+    print(format_map(rows, "final_mse"))
+    print(f"results in {args.out}/")
+    sys.stdout.flush()
+    return 0
