@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from goal_rl.config import GoalConfig
+
 
 def init_weights(
     n_inp: int,
@@ -46,11 +48,24 @@ def init_weights(
 def feedback_columns(w_out: np.ndarray, n_cols: int, rng: np.random.Generator) -> np.ndarray:
     """Feedback matrix ``B[:, :n_cols]`` (N, n_cols): ``w_outᵀ`` then i.i.d. N(0, (2 std w_out)²).
 
-    ``n_cols >= O``; only the random columns consume the generator (``N·(n_cols−O)`` draws).
+    The first O columns are the readout rows, the others random (only they consume the
+    generator: ``N·(n_cols−O)`` draws). With ``n_cols < O`` (rank below the number of
+    outputs, used by cloning) the result is the first ``n_cols`` columns of ``w_outᵀ`` and
+    nothing is drawn.
     """
     n_out, n_rec = w_out.shape
+    if n_cols < n_out:
+        return np.array(w_out[:n_cols].T)
     extra = rng.normal(0.0, 2.0 * float(np.std(w_out)), size=(n_rec, n_cols - n_out))
     return np.concatenate([w_out.T, extra], axis=1)
+
+
+def min_rank(cfg: GoalConfig, low_rank: bool) -> int:
+    """Smallest feedback rank an engine accepts: O, or 1 with ``low_rank`` (spike-level
+    feedback only; output-level feedback needs every output, so it keeps O)."""
+    if low_rank and cfg.feedback != "out":
+        return 1
+    return cfg.n_out
 
 
 @dataclass
@@ -91,3 +106,29 @@ def filter_matrix_np(T: int, b: float, dtype: np.dtype = np.float64) -> np.ndarr
     return np.where(lag >= 0, (1 - b) * np.power(b, np.clip(lag, 0, None)), 0.0).astype(dtype)
 
 
+def causal_filter(z: np.ndarray, b: float, *, recursive: bool = False,
+                  dtype: np.dtype | None = None) -> np.ndarray:
+    """Causal exponential filter along axis 0: ``r_t = b r_{t-1} + (1-b) z_t``, ``r_{-1} = 0``.
+
+    ``z`` is ``(T, ...)``, the result has its shape. Two evaluation orders of the same filter
+    (they differ in the last bits, and each caller keeps the one its figures were made with):
+
+    * ``recursive=False`` (default): one product with the ``(T, T)`` kernel of
+      :func:`filter_matrix_np`, in ``dtype`` (default ``z.dtype``) — fast for short T;
+    * ``recursive=True``: the recursion itself, step by step, accumulated in ``dtype``
+      (default float64); ``(1-b) z_t`` is formed in ``z``'s precision (NumPy's rule for a
+      Python float times an array), so float32 spikes give float32 products.
+
+    The torch counterpart is :func:`goal_rl.model.lif.exp_filter`.
+    """
+    T = z.shape[0]
+    if not recursive:
+        kernel = filter_matrix_np(T, b, z.dtype if dtype is None else dtype)
+        return (kernel @ z.reshape(T, -1)).reshape(z.shape)
+    acc_dtype = np.float64 if dtype is None else dtype
+    out = np.empty(z.shape, dtype=acc_dtype)
+    acc = np.zeros(z.shape[1:], dtype=acc_dtype)
+    for t in range(T):
+        acc = b * acc + (1.0 - b) * z[t]
+        out[t] = acc
+    return out

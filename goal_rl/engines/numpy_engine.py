@@ -29,7 +29,7 @@ import numpy as np
 
 from goal_rl.common.threads import single_thread_blas
 from goal_rl.config import GoalConfig, check_rank
-from goal_rl.engines.common import History, feedback_columns, filter_matrix_np
+from goal_rl.engines.common import History, feedback_columns, filter_matrix_np, min_rank
 
 _DTYPES = {"float32": np.float32, "float64": np.float64}
 
@@ -44,15 +44,19 @@ class NumpyGoal:
         tau_star: target timescale in dt.
         rng: generator for the feedback columns.
         dtype: ``"float32"`` or ``"float64"`` (default ``cfg.dtype``).
+        low_rank: also accept ``1 <= R < O`` (spike-level feedback only): the feedback is
+            then the first R columns of ``W_outᵀ`` (see :func:`feedback_columns`).
     """
 
     def __init__(self, cfg: GoalConfig, weights: dict[str, np.ndarray], rank: int | None,
-                 tau_star: float, rng: np.random.Generator, dtype: str | None = None) -> None:
+                 tau_star: float, rng: np.random.Generator, dtype: str | None = None, *,
+                 low_rank: bool = False) -> None:
         if cfg.device != "cpu":
             raise ValueError(f"the numpy backend runs on the CPU only, got device {cfg.device!r}")
         self.cfg = cfg
         self.dtype = _DTYPES[dtype or cfg.dtype]
-        self.rank = None if rank is None else check_rank(rank, cfg.n_out, cfg.n_rec)
+        self.rank = None if rank is None else check_rank(rank, min_rank(cfg, low_rank),
+                                                         cfg.n_rec)
         if not (isinstance(tau_star, int | float) and math.isfinite(tau_star) and tau_star > 0):
             raise ValueError(f"tau_star must be a positive number, got {tau_star!r}")
         self.tau_star = float(tau_star)

@@ -30,7 +30,13 @@ import torch
 from torch import Tensor
 
 from goal_rl.config import GoalConfig, check_rank
-from goal_rl.engines.common import History, convergence_epoch, feedback_columns, init_weights
+from goal_rl.engines.common import (
+    History,
+    convergence_epoch,
+    feedback_columns,
+    init_weights,
+    min_rank,
+)
 from goal_rl.model.lif import LIFParams, filter_matrix
 
 __all__ = ["GoalBatch", "History", "convergence_epoch", "feedback_columns", "init_weights",
@@ -54,6 +60,8 @@ class GoalBatch:
         tau_stars: per network, the target timescale in dt.
         rngs: per network, the NumPy generator used for feedback columns (and resampling).
         device, dtype: where and in what precision to compute (default: from ``cfg``).
+        low_rank: also accept ``1 <= R < O`` (spike-level feedback only): the feedback is
+            then the first R columns of ``W_outᵀ`` (see :func:`feedback_columns`).
     """
 
     def __init__(
@@ -65,6 +73,8 @@ class GoalBatch:
         rngs: Sequence[np.random.Generator],
         device: str | torch.device | None = None,
         dtype: torch.dtype | None = None,
+        *,
+        low_rank: bool = False,
     ) -> None:
         if not (len(weights) == len(ranks) == len(tau_stars) == len(rngs)) or not weights:
             raise ValueError("weights, ranks, tau_stars and rngs must be non-empty, equal length")
@@ -74,7 +84,8 @@ class GoalBatch:
         self.dtype = dtype if dtype is not None else torch_dtype(cfg.dtype)
         self.params = LIFParams(cfg.tau_m, cfg.tau_s, cfg.tau_o, cfg.bias, cfg.v0, cfg.reset,
                                 cfg.theta)
-        self.ranks = [None if r is None else check_rank(r, cfg.n_out, cfg.n_rec) for r in ranks]
+        lo = min_rank(cfg, low_rank)
+        self.ranks = [None if r is None else check_rank(r, lo, cfg.n_rec) for r in ranks]
         for ts in tau_stars:
             if not (isinstance(ts, int | float) and math.isfinite(ts) and ts > 0):
                 raise ValueError(f"tau_star must be a positive number, got {ts!r}")

@@ -45,6 +45,9 @@ import numpy as np
 
 from goal_rl.common.checks import check_int
 from goal_rl.config import GoalConfig
+from goal_rl.engines.adapter import TrialEngine
+from goal_rl.engines.common import causal_filter
+from goal_rl.engines.readout import ridge_readout
 from goal_rl.learning.config import PADDING, CloneConfig, CloneTaskConfig
 from goal_rl.learning.demos import Demonstrations
 
@@ -107,137 +110,6 @@ def make_windows(demos: Demonstrations, window: int | None, pad: str = "repeat"
     act_a = np.stack(act_w, axis=1).astype(np.float32)
     hint_a = np.stack(hint_w, axis=1).astype(np.float32) if hint_w else None
     return obs_a, act_a, hint_a, np.stack(valid_w, axis=1)
-
-
-# ------------------------------------------------------------------------------ engine
-class _Engine:
-    """One network with M trials on either GOAL backend, with the R < O extension."""
-
-    def __init__(self, gcfg: GoalConfig, weights: dict[str, np.ndarray], rank: int | None,
-                 tau_star: float, rng: np.random.Generator, backend: str) -> None:
-        self.backend = backend
-        self.rank = rank
-        n_out = gcfg.n_out
-        # the core accepts O <= R only; for R < O construct with R = O and narrow the
-        # feedback in build_feedback (B[:, :R] = first R columns of W_outᵀ)
-        core_rank = rank if rank is None or rank >= n_out else n_out
-        if backend == "numpy":
-            from goal_rl.engines.numpy_engine import NumpyGoal
-
-            self.net: Any = NumpyGoal(gcfg, weights, core_rank, tau_star, rng)
-        else:
-            from goal_rl.engines.torch_batch import GoalBatch
-
-            self.net = GoalBatch(gcfg, [weights], [core_rank], [tau_star], [rng])
-
-    def set_task(self, x: np.ndarray, y: np.ndarray, hints: np.ndarray | None) -> None:
-        if self.backend == "numpy":
-            self.net.set_task(x, y, hints)
-        else:
-            self.net.set_task(x[:, None], y[:, None], None if hints is None else hints[:, None])
-
-    def targets_and_readout(self) -> float:
-        self.net.internal_targets()
-        return float(self.net.fit_readout()[0])
-
-    def build_feedback(self) -> None:
-        net = self.net
-        narrow = self.rank is not None and self.rank < self._n_out()
-        if not narrow:
-            net.build_feedback()
-            return
-        full = net.w_out
-        if self.backend == "numpy":
-            net.rank = self.rank
-            net.w_out = full[: self.rank]
-        else:
-            net.ranks = [self.rank]
-            net.w_out = full[:, : self.rank]
-        try:
-            net.build_feedback()
-        finally:
-            net.w_out = full
-
-    def _n_out(self) -> int:
-        return int(self.net.w_out.shape[0] if self.backend == "numpy" else self.net.w_out.shape[1])
-
-    def train(self, epochs: int) -> tuple[np.ndarray, np.ndarray]:
-        hist = self.net.train_recurrent(epochs, progress=False)
-        return np.asarray(hist.mse)[:, 0], np.asarray(hist.dz)[:, 0]
-
-    def free_run(self) -> np.ndarray:
-        """Spikes ``(T, M, N)`` of the free-running network (no teacher, no learning)."""
-        if self.backend == "numpy":
-            return np.asarray(self.net.simulate(self.net.x_current))
-        return self.net.simulate(self.net.x_current)[:, 0].cpu().numpy()
-
-    @property
-    def w_rec(self) -> np.ndarray:
-        w = self.net.w_rec
-        return np.array(w if self.backend == "numpy" else w[0].cpu().numpy(), dtype=np.float64)
-
-    @property
-    def w_out(self) -> np.ndarray:
-        w = self.net.w_out
-        return np.array(w if self.backend == "numpy" else w[0].cpu().numpy(), dtype=np.float64)
-
-    def weights(self, key: str) -> np.ndarray:
-        w = getattr(self.net, key)
-        return np.array(w if self.backend == "numpy" else w[0].cpu().numpy(), dtype=np.float64)
-
-
-def _filter(z: np.ndarray, tau: float) -> np.ndarray:
-    """Causal exponential filter along axis 0: ``r_t = b r_{t-1} + (1-b) z_t``."""
-    b = math.exp(-1.0 / tau)
-    out = np.empty(z.shape, dtype=np.float64)
-    acc = np.zeros(z.shape[1:], dtype=np.float64)
-    for t in range(z.shape[0]):
-        acc = b * acc + (1.0 - b) * z[t]
-        out[t] = acc
-    return out
-
-
-def _ridge_readout(r: np.ndarray, y: np.ndarray, valid: np.ndarray, ridge: float,
-                   low: np.ndarray | None = None, high: np.ndarray | None = None,
-                   iters: int = 0) -> tuple[np.ndarray, float]:
-    """Least squares ``W_out r ≈ y`` over the valid steps: ``r (T, M, N)``, ``y (T, M, O)``.
-
-    The ridge is relative to the mean diagonal of ``Σ r rᵀ`` (as in the core's readout fit).
-    With action bounds ``low``/``high`` (``(O,)``) and ``iters > 0`` the fit is *censored*:
-    the agent clips its actions, so a label at a bound is matched by any output beyond
-    that bound. Each iteration replaces such labels by the current output wherever the
-    output already overshoots the bound on the label's side, and solves again (the
-    majorise-minimise iteration of the squared error of the clipped output; the Cholesky
-    factor is reused, so an iteration costs one triangular solve pair). Bang-bang experts
-    (BipedalWalker's are at ±1 on 50–90 % of steps) are fitted far better this way.
-
-    Returns ``(w_out (O, N), mse)``: the MSE of the output clipped to the bounds given
-    (either may be ``None``: that side unclipped), i.e. of the actions the agent takes.
-    """
-    rv = r[valid]
-    yv = y[valid].astype(np.float64)
-    C = rv.T @ rv
-    lam = ridge * max(float(np.mean(np.diag(C))), 1e-12)
-    chol = np.linalg.cholesky(C + lam * np.eye(C.shape[0]))
-
-    def solve(target: np.ndarray) -> np.ndarray:
-        tmp = np.linalg.solve(chol, rv.T @ target)
-        return np.linalg.solve(chol.T, tmp).T
-
-    from goal_rl.learning.agent import clip_actions
-
-    w = solve(yv)
-    if low is not None and high is not None and iters > 0:  # censored
-        lo = np.asarray(low, dtype=np.float64).reshape(1, -1)
-        hi = np.asarray(high, dtype=np.float64).reshape(1, -1)
-        at_lo, at_hi = yv <= lo + 1e-6, yv >= hi - 1e-6
-        for _ in range(iters):
-            pred = rv @ w.T
-            free = (at_hi & (pred > hi)) | (at_lo & (pred < lo))
-            w = solve(np.where(free, pred, yv))
-    out = clip_actions(rv @ w.T, low, high)  # as the agent acts
-    mse = float(np.mean((out - yv) ** 2))
-    return w, mse
 
 
 # ------------------------------------------------------------------------------ results
@@ -396,7 +268,7 @@ def clone(
             "rec_lr": gcfg.eta}
 
     with torch_threads(1, cfg.device):
-        eng = _Engine(gcfg, weights, cfg.rank, cfg.tau_star_eff, np.random.default_rng(s_fb),
+        eng = TrialEngine(gcfg, weights, cfg.rank, cfg.tau_star_eff, np.random.default_rng(s_fb),
                       backend)
         eng.set_task(x, act_w, hint_w)
         # 3.-4. internal targets and readout
@@ -409,9 +281,9 @@ def clone(
             w_out, w_in = eng.w_out, eng.weights("w_in")
             refit = float("nan")
             z = eng.free_run()
-            r = _filter(z, cfg.tau_o)
+            r = causal_filter(z, math.exp(-1.0 / cfg.tau_o), recursive=True)
             if cfg.refit_readout:  # its MSE is that of the clipped output, as the agent acts
-                w_out, refit = _ridge_readout(r, act_w, valid, cfg.ridge, action_low,
+                w_out, refit = ridge_readout(r, act_w, valid, cfg.ridge, action_low,
                                               action_high, cfg.censored_iters)
                 train_mse = refit
             else:
