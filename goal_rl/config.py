@@ -1,22 +1,51 @@
-"""Configuration of a GOAL run: the one place where every default lives.
+"""Settings of goal_rl: the one place where every default lives.
+
+The settings every run shares are declared once and composed:
+
+* :class:`NeuronSettings` — the LIF network (size, time constants, weight scales, bias,
+  initial potential, reset current);
+* :class:`RuleSettings` — the GOAL rule (feedback rank and level, target timescale τ⋆,
+  learning rates, readout ridge).
+
+:class:`GoalConfig` (the open-loop engines and the trajectory task),
+:class:`goal_rl.learning.config.CloneConfig` (behavioural cloning) and the task settings
+built on them (walker, Button & Food, plugins) inherit both; a task that needs another
+default re-declares the field with its value, so the name, meaning and check of a setting
+stay in one place.
 
 All time constants are in units of the simulation step ``dt``; ``dt`` itself is in seconds
-and only used for reporting. Weight scales are standard deviations (the original command
-line called them "variance").
+and only used for reporting. Weight scales are standard deviations.
+
+The feedback rank R has one parser, :func:`parse_rank`, and one range per context:
+
+======================  =================  ==================================================
+context                 range              why
+======================  =================  ==================================================
+GOAL engines,           O ≤ R ≤ N          the first O feedback columns are the readout
+trajectory, sweeps
+cloning (any task)      1 ≤ R ≤ N          R < O keeps the first R readout rows
+walker                  0 ≤ R ≤ N          R = 0: no recurrent learning (readout only)
+======================  =================  ==================================================
+
+``None`` (or the words ``ltts``/``none``) means LTTS, diagonal feedback; ``"N"`` means
+R = N.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 from dataclasses import dataclass, field
 from typing import Any
+
+from goal_rl.common.checks import check_float, check_int
 
 FEEDBACK_MODES = ("spk", "out")
 READOUT_METHODS = ("ridge", "gd")
 DTYPES = ("float32", "float64")
 
-#: Named corners of the (R, tau_star) plane (SPEC §2.5). ``rank`` may be ``"N"`` (= n_rec),
+#: Named corners of the (R, tau_star) plane. ``rank`` may be ``"N"`` (= n_rec),
 #: ``"O"`` (= n_out) or ``None`` (LTTS, diagonal feedback).
 PRESETS: dict[str, dict[str, Any]] = {
     "ltts": {"rank": None, "tau_star": 3.0},
@@ -25,34 +54,89 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
-@dataclass
-class GoalConfig:
-    """Every setting of a GOAL run on an open-loop task (network, rule, schedule).
+#: words that mean LTTS (diagonal feedback, no rank)
+LTTS_WORDS = ("ltts", "none")
 
-    Network (SPEC §1): ``n_rec`` recurrent LIF units, ``n_inp`` inputs, ``n_out`` outputs,
-    ``t_seq`` steps per trial. Rule (SPEC §2): ``rank`` R of the feedback matrix (``None``:
-    LTTS, diagonal feedback), ``feedback`` ``"spk"`` (spike level) or ``"out"`` (output
-    level), ``tau_star`` target timescale in dt (``None``: equal to ``tau_o``), ``rec_lr``
-    learning rate of ``W_rec`` (``None``: 5/√N), ``inp_lr`` learning rate of ``W_in`` with
-    the same local error and the input's own eligibility trace (0: input weights fixed, as
-    in the paper; the update is summed over an epoch and applied at its end).
+
+def parse_rank(value: Any, n_rec: int | None = None, *, low: int | None = None,
+               low_name: str | None = None, name: str = "rank") -> int | None:
+    """Read a feedback rank R: the one parser behind every ``rank`` setting and flag.
+
+    Args:
+        value: an integer (an integral float or a numeric text too), ``"N"`` (= ``n_rec``,
+            when it is known), or ``None``/``"ltts"``/``"none"`` for LTTS.
+        n_rec: N, the network size (resolves ``"N"``, upper end of the range).
+        low: lowest valid R of the context (``n_out`` for the engines, 1 for cloning, 0 for
+            the walker); ``None``: no range check.
+        low_name: how the message names ``low`` (default: its value), e.g. ``"O"``.
+        name: the setting or flag named in a message about unreadable text.
+
+    Returns:
+        R as an ``int``, or ``None`` for LTTS.
+
+    Raises:
+        ValueError: unreadable text, a non-integer, or R outside ``[low, n_rec]``.
+    """
+    if value is None:
+        return None
+    if isinstance(value, str):
+        word = value.strip()
+        if word.lower() in LTTS_WORDS:
+            return None
+        if word.upper() == "N" and n_rec is not None:
+            rank = int(n_rec)
+        else:
+            try:
+                rank = int(word)
+            except ValueError:
+                choices = ("an integer, 'N' or 'ltts'" if n_rec is not None
+                           else "an integer or 'ltts'")
+                raise ValueError(f"invalid {name} {value!r}: {choices}") from None
+    elif (isinstance(value, bool) or not isinstance(value, numbers.Real)
+          or not math.isfinite(value) or int(value) != value):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    else:
+        rank = int(value)
+    if low is not None and n_rec is not None and not low <= rank <= n_rec:
+        label = low if low_name is None else low_name
+        raise ValueError(f"rank R={rank} is outside [{label}, N] = [{low}, {n_rec}]")
+    return rank
+
+
+def check_rank(rank: Any, n_out: int, n_rec: int) -> int:
+    """R for the GOAL engines: an integer with ``n_out <= R <= n_rec`` (``ValueError`` else).
+
+    LTTS is not a rank here: the engines take ``None`` separately."""
+    if rank is None:
+        raise ValueError("rank must be an integer, got None")
+    return parse_rank(rank, n_rec, low=n_out, low_name="O")
+
+
+class _Settings:
+    """``replace`` and ``to_dict`` for every settings dataclass."""
+
+    def replace(self, **changes: Any) -> Any:
+        """A copy with some settings changed."""
+        return dataclasses.replace(self, **changes)  # type: ignore[type-var]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able dict of every setting."""
+        return dataclasses.asdict(self)  # type: ignore[call-overload]
+
+
+@dataclass
+class NeuronSettings(_Settings):
+    """The LIF network, shared by every config.
+
+    ``n_rec`` recurrent units N; ``tau_m``, ``tau_s``, ``tau_o`` membrane, synaptic-trace and
+    readout-trace time constants (dt); ``sigma_inp`` std of the input weights W_in,
+    ``sigma_trg`` of the teacher projection U of the target outputs, ``sigma_rec`` of the
+    initial recurrent weights (diagonal kept at 0); ``v0`` initial membrane potential,
+    ``bias`` constant input current, ``reset`` current injected after each spike (a soft
+    reset; no hard reset).
     """
 
     n_rec: int = 150
-    n_inp: int = 5
-    n_out: int = 3
-    t_seq: int = 150
-    epochs_out: int = 5000
-    epochs_rec: int = 10000
-    rank: int | None = None
-    feedback: str = "spk"
-    tau_star: float | None = None
-    rec_lr: float | None = None
-    inp_lr: float = 0.0
-    out_lr: float = 0.0025
-    resample: bool = False
-    readout: str = "ridge"
-    ridge: float = 3e-3
     tau_m: float = 8.0
     tau_s: float = 2.0
     tau_o: float = 5.0
@@ -62,6 +146,78 @@ class GoalConfig:
     v0: float = -4.0
     bias: float = -4.0
     reset: float = -20.0
+
+    def check_neuron(self) -> None:
+        """Raise ``ValueError`` naming the first bad network setting."""
+        check_int("n_rec", self.n_rec, 1)
+        for name in ("tau_m", "tau_s", "tau_o"):
+            check_float(name, getattr(self, name), positive=True)
+        for name in ("sigma_inp", "sigma_trg", "sigma_rec"):
+            check_float(name, getattr(self, name), positive=False)
+        for name in ("v0", "bias", "reset"):
+            check_float(name, getattr(self, name), positive=None)
+
+
+@dataclass
+class RuleSettings(_Settings):
+    """The GOAL rule, shared by every config.
+
+    ``rank`` R of the feedback matrix (``None``: LTTS, diagonal feedback; see
+    :func:`parse_rank` for the range of each context), ``feedback`` ``"spk"`` (spike
+    level) or ``"out"`` (output level, needs a rank), ``tau_star`` τ⋆ target timescale in dt
+    (``None``: equal to ``tau_o``), ``rec_lr`` learning rate of W_rec (``None``: the
+    context's default, 5/√N for one trial), ``inp_lr`` learning rate of W_in by the same
+    local error and the input's own eligibility trace (0: input weights fixed; the update is
+    summed over an epoch and applied at its end), ``ridge`` relative ridge of the readout
+    fit (relative to the mean eigenvalue of the spike covariance).
+    """
+
+    rank: int | None = None
+    feedback: str = "spk"
+    tau_star: float | None = None
+    rec_lr: float | None = None
+    inp_lr: float = 0.0
+    ridge: float = 3e-3
+
+    def check_rule(self) -> None:
+        """Raise ``ValueError`` naming the first bad rule setting (the rank's range is the
+        subclass's concern: it knows N, O and the context)."""
+        if self.tau_star is not None:
+            check_float("tau_star", self.tau_star, positive=True)
+        if self.rec_lr is not None:
+            check_float("rec_lr", self.rec_lr, positive=False)
+        for name in ("inp_lr", "ridge"):
+            check_float(name, getattr(self, name), positive=False)
+        if self.feedback not in FEEDBACK_MODES:
+            raise ValueError(f"feedback must be one of {FEEDBACK_MODES}, got {self.feedback!r}")
+
+    @property
+    def tau_star_eff(self) -> float:
+        """Target timescale τ⋆ in dt (``tau_o`` when not set)."""
+        return self.tau_star if self.tau_star is not None else self.tau_o  # type: ignore
+
+
+@dataclass
+class GoalConfig(NeuronSettings, RuleSettings):
+    """Every setting of a GOAL run on an open-loop task (network, rule, schedule).
+
+    Network and rule: see :class:`NeuronSettings` and :class:`RuleSettings` (R in
+    ``[O, N]``). Problem: ``n_inp`` inputs I, ``n_out`` outputs O, ``t_seq`` steps T per
+    trial, ``theta`` spike threshold, ``dt`` step in seconds. Schedule: ``epochs_out``
+    readout epochs (gradient-descent readout only), ``epochs_rec`` recurrent epochs,
+    ``out_lr`` readout learning rate of the gradient-descent fit, ``readout`` ``"ridge"``
+    (exact least squares) or ``"gd"``, ``resample`` redraw the random feedback columns at
+    every epoch. Run: ``seed``, ``device``, ``dtype``; ``extra`` free-form notes.
+    """
+
+    n_inp: int = 5
+    n_out: int = 3
+    t_seq: int = 150
+    epochs_out: int = 5000
+    epochs_rec: int = 10000
+    out_lr: float = 0.0025
+    resample: bool = False
+    readout: str = "ridge"
     theta: float = 0.0
     dt: float = 0.001
     seed: int = 0
@@ -75,38 +231,17 @@ class GoalConfig:
         """Recurrent learning rate; defaults to 5/sqrt(N)."""
         return self.rec_lr if self.rec_lr is not None else 5.0 / math.sqrt(self.n_rec)
 
-    @property
-    def tau_star_eff(self) -> float:
-        """Target timescale in dt (``tau_o`` when not set)."""
-        return self.tau_star if self.tau_star is not None else self.tau_o
-
     def validate(self) -> GoalConfig:
         """Raise ``ValueError`` naming the first bad value; return ``self`` when all is fine."""
-        for name in ("n_rec", "n_inp", "n_out", "t_seq"):
-            val = getattr(self, name)
-            if not isinstance(val, int) or isinstance(val, bool) or val <= 0:
-                raise ValueError(f"{name} must be a positive integer, got {val!r}")
+        self.check_neuron()
+        for name in ("n_inp", "n_out", "t_seq"):
+            check_int(name, getattr(self, name), 1)
         for name in ("epochs_out", "epochs_rec"):
-            val = getattr(self, name)
-            if not isinstance(val, int) or isinstance(val, bool) or val < 0:
-                raise ValueError(f"{name} must be a non-negative integer, got {val!r}")
-        for name in ("tau_m", "tau_s", "tau_o", "dt"):
-            val = getattr(self, name)
-            if not _finite(val) or val <= 0:
-                raise ValueError(f"{name} must be a positive number, got {val!r}")
-        if self.tau_star is not None and (not _finite(self.tau_star) or self.tau_star <= 0):
-            raise ValueError(f"tau_star must be a positive number, got {self.tau_star!r}")
-        for name in ("sigma_inp", "sigma_trg", "sigma_rec", "inp_lr", "out_lr", "ridge"):
-            val = getattr(self, name)
-            if not _finite(val) or val < 0:
-                raise ValueError(f"{name} must be a non-negative number, got {val!r}")
-        for name in ("v0", "bias", "reset", "theta"):
-            if not _finite(getattr(self, name)):
-                raise ValueError(f"{name} must be a finite number, got {getattr(self, name)!r}")
-        if self.rec_lr is not None and (not _finite(self.rec_lr) or self.rec_lr < 0):
-            raise ValueError(f"rec_lr must be a non-negative number, got {self.rec_lr!r}")
-        if self.feedback not in FEEDBACK_MODES:
-            raise ValueError(f"feedback must be one of {FEEDBACK_MODES}, got {self.feedback!r}")
+            check_int(name, getattr(self, name), 0)
+        check_float("dt", self.dt, positive=True)
+        check_float("out_lr", self.out_lr, positive=False)
+        check_float("theta", self.theta, positive=None)
+        self.check_rule()
         if self.readout not in READOUT_METHODS:
             raise ValueError(f"readout must be one of {READOUT_METHODS}, got {self.readout!r}")
         if self.dtype not in DTYPES:
@@ -114,10 +249,6 @@ class GoalConfig:
         if self.rank is not None:
             check_rank(self.rank, self.n_out, self.n_rec)
         return self
-
-    def replace(self, **changes: Any) -> GoalConfig:
-        """A copy with some fields changed."""
-        return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able dict of every field (plus the effective eta and tau_star)."""
@@ -135,16 +266,6 @@ class GoalConfig:
         if unknown:
             raise ValueError(f"unknown config key(s): {', '.join(unknown)}")
         return cls(**d)
-
-
-def check_rank(rank: Any, n_out: int, n_rec: int) -> int:
-    """Return ``rank`` as int if ``n_out <= rank <= n_rec``, else raise ``ValueError``."""
-    if isinstance(rank, bool) or not isinstance(rank, int | float) or int(rank) != rank:
-        raise ValueError(f"rank must be an integer, got {rank!r}")
-    rank = int(rank)
-    if not n_out <= rank <= n_rec:
-        raise ValueError(f"rank R={rank} is outside [O, N] = [{n_out}, {n_rec}]")
-    return rank
 
 
 def apply_preset(cfg: GoalConfig, name: str) -> GoalConfig:

@@ -79,7 +79,7 @@ def test_config_defaults_and_rank_resolution() -> None:
 
 
 @pytest.mark.parametrize(("kw", "msg"), [
-    ({"rank": "abc"}, "bad value 'abc' for setting 'rank'"),
+    ({"rank": "abc"}, "invalid rank 'abc': an integer, 'N' or 'ltts'"),
     ({"rank": "301"}, r"rank R=301 is outside \[1, N\]"),
     ({"ranks": "1,400"}, r"rank R=400 is outside"),
     ({"expert": "oracle"}, "bad value 'oracle' for setting 'expert'"),

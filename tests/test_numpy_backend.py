@@ -358,7 +358,7 @@ def test_wrong_task_shapes_same_error() -> None:
     ({"tau_star": -1.0}, "tau_star must be a positive number"),
     ({"dtype": "float16"}, "dtype must be one of"),
     ({"feedback": "both"}, "feedback must be one of"),
-    ({"n_rec": 0}, "n_rec must be a positive integer"),
+    ({"n_rec": 0}, "n_rec must be an integer >= 1"),
     ({"epochs": (0,)}, "epochs must be two integers"),
     ({"feedback": "out"}, "output-level feedback ('out') needs a rank"),
 ])

@@ -48,7 +48,7 @@ def test_walker_config_rank_defaults_to_n() -> None:
     assert cfg.rank_value == 200 and wk.clone_config(cfg).rank == 200
     assert wk.clone_config(cfg).censored_iters == cfg.censored_iters > 0
     assert wk.clone_config(wk.WalkerConfig(rank=0)).epochs_rec == 0
-    with pytest.raises(ValueError, match="rank must be an integer 0..N, 'N' or None"):
+    with pytest.raises(ValueError, match="invalid rank 'M': an integer, 'N' or 'ltts'"):
         wk.WalkerConfig(rank="M").validate()
     with pytest.raises(ValueError, match="outside"):
         wk.WalkerConfig(n_rec=10, rank=11).validate()

@@ -6,12 +6,11 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
 from goal_rl.common.checks import check_float, check_int
-from goal_rl.config import GoalConfig
+from goal_rl.config import GoalConfig, NeuronSettings, RuleSettings, parse_rank
 
 __all__ = ["BACKENDS", "PADDING", "CloneConfig", "CloneTaskConfig"]
 
@@ -20,24 +19,21 @@ PADDING = ("repeat", "drop")
 
 
 @dataclass
-class CloneConfig:
-    """Every setting of :func:`clone` (time constants in env steps = dt).
+class CloneConfig(NeuronSettings, RuleSettings):
+    """Every setting of :func:`~goal_rl.learning.cloning.clone` (time constants in env
+    steps = dt).
 
-    Network (SPEC §1): ``n_rec`` units; ``tau_m``, ``tau_s``, ``tau_o`` membrane, synaptic and
-    readout time constants; ``sigma_inp`` std of the input weights, ``sigma_trg`` of the
-    teacher projection of expert actions, ``sigma_hint`` of the hint projection,
-    ``sigma_rec`` of the initial recurrent weights; ``bias``, ``v0``, ``reset`` as in
-    :class:`~goal_rl.config.GoalConfig` (same defaults).
+    Network and rule: see :class:`~goal_rl.config.NeuronSettings` and
+    :class:`~goal_rl.config.RuleSettings` (same defaults as the open-loop
+    :class:`~goal_rl.config.GoalConfig` except N = 300); ``rank`` R lies in ``[1, N]``
+    (R below the number of actions keeps the first R readout rows as feedback);
+    ``rec_lr`` ``None`` means 5/√N/M for M trials (the M trials' updates are summed, so one
+    epoch's step keeps the size of the single-trial default); ``inp_lr`` is summed over the
+    M trials and the epoch. ``sigma_hint`` std of the hint projection.
 
-    GOAL: ``rank`` R (``None``: LTTS; ``1 <= R <= N``, see the module docstring),
-    ``feedback`` ``"spk"``/``"out"``, ``tau_star`` target timescale (``None``: ``tau_o``),
-    ``rec_lr`` (``None``: 5/sqrt(N)/M for M trials: the M trials' updates are summed, so
-    this keeps one epoch's step the size of the core's single-trial default), ``inp_lr``
-    learning rate of ``W_in`` by the same rule (0: input weights fixed, as in the paper; the
-    update is summed over the M trials and the epoch), ``epochs_rec`` recurrent epochs,
-    ``ridge`` relative ridge of the readout fits, ``refit_readout`` final refit on
-    free-running spikes, ``censored_iters`` iterations of the bound-aware (censored) refit
-    when action bounds are given (0: plain ridge).
+    Schedule: ``epochs_rec`` recurrent epochs, ``refit_readout`` final refit on free-running
+    spikes, ``censored_iters`` iterations of the bound-aware (censored) refit when action
+    bounds are given (0: plain ridge).
 
     Data: ``window`` steps per trial (``None``: the longest episode), ``pad``
     ``"repeat"``/``"drop"`` for short windows, ``use_hints``, ``normalize_obs`` with
@@ -50,23 +46,8 @@ class CloneConfig:
     """
 
     n_rec: int = 300
-    tau_m: float = GoalConfig.tau_m
-    tau_s: float = GoalConfig.tau_s
-    tau_o: float = GoalConfig.tau_o
-    tau_star: float | None = None
-    sigma_inp: float = GoalConfig.sigma_inp
-    sigma_trg: float = GoalConfig.sigma_trg
     sigma_hint: float = 5.0
-    sigma_rec: float = GoalConfig.sigma_rec
-    bias: float = GoalConfig.bias
-    v0: float = GoalConfig.v0
-    reset: float = GoalConfig.reset
-    rank: int | None = None
-    feedback: str = "spk"
-    rec_lr: float | None = None
-    inp_lr: float = 0.0
     epochs_rec: int = 500
-    ridge: float = GoalConfig.ridge
     refit_readout: bool = True
     censored_iters: int = 0
     window: int | None = None
@@ -87,32 +68,20 @@ class CloneConfig:
 
     def validate(self) -> CloneConfig:
         """Raise ``ValueError`` naming the first bad setting; return ``self``."""
-        for name in ("n_rec",):
-            check_int(name, getattr(self, name), 1)
+        self.check_neuron()
+        self.check_rule()
         for name in ("epochs_rec", "eval_every", "seed", "censored_iters"):
             check_int(name, getattr(self, name), 0)
-        for name in ("tau_m", "tau_s", "tau_o", "obs_clip", "obs_std_floor"):
+        for name in ("obs_clip", "obs_std_floor"):
             check_float(name, getattr(self, name), positive=True)
-        for name in ("sigma_inp", "sigma_trg", "sigma_hint", "sigma_rec", "ridge"):
-            check_float(name, getattr(self, name), positive=False)
-        for name in ("bias", "v0", "reset"):
-            check_float(name, getattr(self, name), positive=None)
+        check_float("sigma_hint", self.sigma_hint, positive=False)
         for name in ("refit_readout", "use_hints", "normalize_obs", "keep_best"):
             if not isinstance(getattr(self, name), bool | np.bool_):
                 raise ValueError(f"{name} must be true or false, got {getattr(self, name)!r}")
-        if self.tau_star is not None:
-            check_float("tau_star", self.tau_star, positive=True)
-        if self.rec_lr is not None:
-            check_float("rec_lr", self.rec_lr, positive=False)
-        check_float("inp_lr", self.inp_lr, positive=False)
         if self.rank is not None:
-            check_int("rank", self.rank, 1)
-            if self.rank > self.n_rec:
-                raise ValueError(f"rank R={self.rank} is outside [1, N] = [1, {self.n_rec}]")
+            parse_rank(self.rank, self.n_rec, low=1)
         if self.window is not None:
             check_int("window", self.window, 1)
-        if self.feedback not in ("spk", "out"):
-            raise ValueError(f"feedback must be 'spk' or 'out', got {self.feedback!r}")
         if self.feedback == "out" and self.rank is None:
             raise ValueError("feedback='out' needs a rank (got rank=None, LTTS)")
         if self.pad not in PADDING:
@@ -125,19 +94,6 @@ class CloneConfig:
                                                     or self.device.startswith("cuda")):
             raise ValueError(f"device must be 'cpu' or 'cuda[:k]', got {self.device!r}")
         return self
-
-    @property
-    def tau_star_eff(self) -> float:
-        """Target timescale in dt (``tau_o`` when not set)."""
-        return self.tau_star if self.tau_star is not None else self.tau_o
-
-    def replace(self, **changes: Any) -> CloneConfig:
-        """A copy with some settings changed (validated)."""
-        return dataclasses.replace(self, **changes)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-able dict of every setting."""
-        return dataclasses.asdict(self)
 
     def eta(self, n_trials: int) -> float:
         """Recurrent learning rate for ``n_trials`` trials (see ``rec_lr``)."""

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from goal_rl.common.checks import check_float, check_int
+from goal_rl.config import parse_rank
 from goal_rl.learning.config import CloneConfig
 
 __all__ = ["EXPERT_NAMES", "TRAIN_ANGLES", "ButtonFoodConfig"]
@@ -68,16 +69,9 @@ class ButtonFoodConfig(CloneConfig):
     demos: str | None = None
 
     def resolved_rank(self, rank: Any = "config") -> int | None:
-        """``rank`` (default: this config's) as an int or ``None`` (LTTS)."""
-        rank = self.rank if rank == "config" else rank
-        if rank is None or (isinstance(rank, str) and rank.strip().lower() in ("ltts", "none")):
-            return None
-        if isinstance(rank, str):
-            if rank.strip().upper() == "N":
-                return self.n_rec
-            raise ValueError(f"bad value {rank!r} for setting 'rank' (expected an integer, "
-                             "'N' or 'ltts')")
-        return rank
+        """``rank`` (default: this config's) as an int or ``None`` (LTTS), ``"N"`` = n_rec;
+        the range [1, N] is checked by :class:`CloneConfig`."""
+        return parse_rank(self.rank if rank == "config" else rank, self.n_rec)
 
     def clone_config(self, **changes: Any) -> CloneConfig:
         """The :class:`~goal_rl.cloning.CloneConfig` part (rank resolved), with changes."""
