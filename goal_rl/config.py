@@ -58,8 +58,8 @@ PRESETS: dict[str, dict[str, Any]] = {
 LTTS_WORDS = ("ltts", "none")
 
 
-def parse_rank(value: Any, n_rec: int | None = None, *, low: int | None = None,
-               low_name: str | None = None, name: str = "rank") -> int | None:
+def parse_rank(value: Any, n_rec: int | None = None, name: str = "rank", *,
+               low: int | None = None, low_name: str | None = None) -> int | None:
     """Read a feedback rank R: the one parser behind every ``rank`` setting and flag.
 
     Args:

@@ -7,6 +7,11 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
+from goal_rl.config import parse_rank
+
+__all__ = ["CLIError", "OneLineParser", "finite_float", "nonneg_float", "nonneg_int",
+           "parse_rank", "positive_float", "positive_int", "resolve_device", "run_main"]
+
 
 class CLIError(Exception):
     """An input error to report as one line on stderr with exit code 2."""
@@ -87,25 +92,6 @@ def finite_float(text: str) -> float:
     if val != val or val in (float("inf"), float("-inf")):
         raise argparse.ArgumentTypeError(f"must be finite, got {text}")
     return val
-
-
-def parse_rank(text: str, n_rec: int | None = None, name: str = "rank") -> int | None:
-    """A feedback rank R from the command line: an integer, ``ltts`` or ``none`` (``None``:
-    LTTS's diagonal feedback), or ``N`` (= ``n_rec``, when given).
-
-    Raises:
-        ValueError: anything else, naming ``name`` and the text.
-    """
-    word = text.strip()
-    if word.lower() in ("ltts", "none"):
-        return None
-    if word == "N" and n_rec is not None:
-        return int(n_rec)
-    try:
-        return int(word)
-    except ValueError:
-        choices = "an integer, 'N' or 'ltts'" if n_rec is not None else "an integer or 'ltts'"
-        raise ValueError(f"invalid {name} {text!r}: {choices}") from None
 
 
 def resolve_device(requested: str, gpu_flag: bool = False) -> str:

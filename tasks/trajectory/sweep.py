@@ -481,7 +481,8 @@ def format_map(rows: Sequence[Row], key: str = "final_mse", fmt: str = "{:.4g}")
 
 # ---------------------------------------------------------------------------- CLI
 def rank_arg(text: str) -> int | None:
-    """argparse type: an integer rank or ``ltts`` (``None``), see :func:`.cli.parse_rank`."""
+    """argparse type: an integer rank or ``ltts`` (``None``); see
+    :func:`goal_rl.config.parse_rank`."""
     try:
         return parse_rank(text)
     except ValueError as exc:
