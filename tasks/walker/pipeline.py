@@ -576,10 +576,10 @@ def _train(args: argparse.Namespace, device: str) -> int:
 def _main(argv: Sequence[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if "--train-expert" in argv:
-        from goal_rl.tasks.walker import expert as walker_expert
+        from goal_rl.tasks.walker.cli import expert_main
 
         rest = [a for a in argv if a != "--train-expert"]
-        return int(walker_expert.main(["--train", *rest], prog=f"{PROG} --train-expert") or 0)
+        return expert_main(["--train", *rest], prog=f"{PROG} --train-expert")
     from goal_rl.common.cli import resolve_device
 
     args = build_parser().parse_args(argv)
