@@ -1,7 +1,9 @@
 """Figures of a walker run: return per DAgger round, action traces, spike raster.
 
-Every function takes plain arrays/dicts (from :func:`goal_rl.walker.train_walker` and
-:func:`goal_rl.walker.agent_trace`) and writes PNG files atomically.
+Every ``*_figure`` function takes plain arrays/dicts (from
+:func:`goal_rl.tasks.walker.pipeline.train_walker` and
+:func:`goal_rl.tasks.walker.pipeline.agent_trace`) and returns a Matplotlib figure; the
+``plot_*`` functions write it as a PNG file atomically and close it.
 """
 
 from __future__ import annotations
@@ -11,16 +13,25 @@ from typing import Any
 
 import numpy as np
 
+from goal_rl.common.io import save_figure
+from goal_rl.common.plots import pyplot
+
+__all__ = ["ACTION_NAMES", "action_traces_figure", "plot_action_traces", "plot_raster",
+           "plot_rounds", "raster_figure", "rounds_figure", "save_walker_plots"]
+
 ACTION_NAMES = ("hip 1", "knee 1", "hip 2", "knee 2")
 
 
-def plot_rounds(history: list[dict[str, Any]], expert: dict[str, Any] | None, path: Path
-                ) -> Path:
-    """Selection return (mean ± std) per DAgger round, expert mean as a dashed line."""
-    import matplotlib.pyplot as plt
+def _save(fig: Any, path: Path) -> Path:
+    save_figure(fig, path)
+    pyplot().close(fig)
+    return path
 
-    from goal_rl.common.io import save_figure
 
+def rounds_figure(history: list[dict[str, Any]], expert: dict[str, Any] | None) -> Any:
+    """Selection return (mean ± std) per DAgger round, expert mean as a dashed line and the
+    'solved' level 300 as a dotted one."""
+    plt = pyplot()
     r = np.array([h["round"] for h in history])
     m = np.array([h["select_mean_reward"] for h in history])
     s = np.array([h["select_std_reward"] for h in history])
@@ -34,18 +45,13 @@ def plot_rounds(history: list[dict[str, Any]], expert: dict[str, Any] | None, pa
     ax.set_xticks(r)
     ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
-    save_figure(fig, path)
-    plt.close(fig)
-    return path
+    return fig
 
 
-def plot_action_traces(agent_actions: np.ndarray, expert_actions: np.ndarray, path: Path
-                       ) -> Path:
-    """Agent actions ``(T, 4)`` vs the expert's labels ``(T, 4)`` on the agent's states."""
-    import matplotlib.pyplot as plt
-
-    from goal_rl.common.io import save_figure
-
+def action_traces_figure(agent_actions: np.ndarray, expert_actions: np.ndarray) -> Any:
+    """Agent actions ``(T, 4)`` vs the expert's labels ``(T, 4)`` on the agent's states,
+    one panel per joint."""
+    plt = pyplot()
     T = agent_actions.shape[0]
     fig, axes = plt.subplots(4, 1, figsize=(7, 6), sharex=True)
     for k, ax in enumerate(axes):
@@ -56,17 +62,12 @@ def plot_action_traces(agent_actions: np.ndarray, expert_actions: np.ndarray, pa
     axes[0].legend(fontsize=8, ncol=2, loc="upper right")
     axes[-1].set_xlabel(f"env step (first {T} steps of test episode 0)")
     fig.tight_layout()
-    save_figure(fig, path)
-    plt.close(fig)
-    return path
+    return fig
 
 
-def plot_raster(spikes: np.ndarray, path: Path, n_units: int = 100) -> Path:
+def raster_figure(spikes: np.ndarray, n_units: int = 100) -> Any:
     """Spike raster of the first ``n_units`` units, ``spikes (T, N)`` 0/1."""
-    import matplotlib.pyplot as plt
-
-    from goal_rl.common.io import save_figure
-
+    plt = pyplot()
     z = spikes[:, :n_units]
     t, i = np.nonzero(z)
     fig, ax = plt.subplots(figsize=(7, 3.2))
@@ -76,14 +77,30 @@ def plot_raster(spikes: np.ndarray, path: Path, n_units: int = 100) -> Path:
     ax.set_title(f"spike raster ({z.shape[1]} of {spikes.shape[1]} units, "
                  f"mean rate {spikes.mean():.2f} spikes/step)", fontsize=9)
     fig.tight_layout()
-    save_figure(fig, path)
-    plt.close(fig)
-    return path
+    return fig
+
+
+def plot_rounds(history: list[dict[str, Any]], expert: dict[str, Any] | None, path: Path
+                ) -> Path:
+    """Write :func:`rounds_figure` to ``path``."""
+    return _save(rounds_figure(history, expert), path)
+
+
+def plot_action_traces(agent_actions: np.ndarray, expert_actions: np.ndarray, path: Path
+                       ) -> Path:
+    """Write :func:`action_traces_figure` to ``path``."""
+    return _save(action_traces_figure(agent_actions, expert_actions), path)
+
+
+def plot_raster(spikes: np.ndarray, path: Path, n_units: int = 100) -> Path:
+    """Write :func:`raster_figure` to ``path``."""
+    return _save(raster_figure(spikes, n_units), path)
 
 
 def save_walker_plots(out: Path, history: list[dict[str, Any]], trace: dict[str, np.ndarray],
                       expert: dict[str, Any] | None) -> list[Path]:
-    """All figures of a run into ``out``; returns the paths written."""
+    """All figures of a run into ``out`` (``walker_rounds.png``, ``walker_actions.png``
+    when the trace has expert labels, ``walker_raster.png``); returns the paths written."""
     out = Path(out)
     paths = [plot_rounds(history, expert, out / "walker_rounds.png")]
     if not np.isnan(trace["expert_actions"]).all():
