@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export MPLBACKEND := Agg
 export SDL_VIDEODRIVER := dummy
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint imports bench clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -22,7 +22,11 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
-test: $(STAMP) lint
+# import rules: envs <- core <- tasks <- entry modules, no private names across modules
+imports: $(STAMP)
+	$(BIN)/python .ci/check_imports.py
+
+test: $(STAMP) lint imports
 	$(BIN)/python -m pytest tests
 
 bench: $(STAMP)

@@ -1,4 +1,4 @@
-"""Launch the ND-trajectory task (SPEC §3a) from a Python script, the two supported ways.
+"""Launch the N-D trajectory task from a Python script, the two supported ways.
 
 1. The original style: a plain parameter dict with the original names (``n_rec``,
    ``t_seq``, ``epochs=(readout, recurrent)``, ``rank``, ``rec_lr``, ``Vo``, ...), built on

@@ -28,8 +28,9 @@ A registered factory ``factory(**settings)`` returns an object with
   (closed loop: at least ``mean_reward``, ``std_reward``, ``n_eval_episodes``);
 * optionally ``summary(metrics) -> str``: the one-line summary printed by the CLI.
 
-:class:`TaskProtocol` states this for type checkers; :class:`goal_rl.cloning.ExpertCloningTask`
-implements it for "clone this expert on that Gymnasium env".
+:class:`TaskProtocol` states this for type checkers;
+:class:`goal_rl.learning.cloning.ExpertCloningTask` implements it for "clone this expert on
+that Gymnasium env".
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Batched (R, τ⋆) sweeps (SPEC §3a, §4): the chunked engine path, ``run_sweep`` and the CLI."""
+"""Batched (R, τ⋆) sweeps: the chunked engine path, ``run_sweep`` and the CLI."""
 
 import json
 

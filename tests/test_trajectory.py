@@ -68,7 +68,7 @@ def test_parser_every_flag():
         "--resample -tau_m 6 -tau_s 3 -tau_o 4 -sigma_inp 10 -sigma_trg 2 -Vo -3 -bias -2 "
         "-reset -10 -dt 0.002 --V -feedback out --tau-star 7 --sigma-rec 0.5 --seed 4 "
         "--readout gd --dtype float64 --backend torch -savepath x --out d --plot".split())
-    cfg = tr._config_from_args(args)
+    cfg = tr.config_from_args(args)
     assert (cfg.n_rec, cfg.n_inp, cfg.n_out, cfg.t_seq) == (20, 4, 2, 30)
     assert (cfg.epochs_out, cfg.epochs_rec, cfg.rank, cfg.rec_lr, cfg.out_lr) == (7, 9, 5, 0.1,
                                                                                    0.01)
@@ -81,13 +81,13 @@ def test_parser_every_flag():
                                          "-Tm 6 -Ts 3 -To 4 -Si 10 -St 2 -B -2 -rst -10 "
                                          "-F spk".split())
     assert (short.n_rec, short.rank, short.tau_o, short.bias, short.reset) == (20, 5, 4, -2, -10)
-    pre = tr._config_from_args(tr.build_parser().parse_args("-N 20 --preset eprop".split()))
+    pre = tr.config_from_args(tr.build_parser().parse_args("-N 20 --preset eprop".split()))
     assert pre.rank == 3 and pre.tau_star == 100
 
 
 def test_gpu_and_out_fallbacks(capsys):
     args = tr.build_parser().parse_args("-N 20 -F out".split())
-    cfg = tr._config_from_args(args)
+    cfg = tr.config_from_args(args)
     assert cfg.feedback == "spk" and "falling back" in capsys.readouterr().err
     try:
         import torch
@@ -95,7 +95,7 @@ def test_gpu_and_out_fallbacks(capsys):
     except ImportError:  # pragma: no cover
         has_cuda = False
     if not has_cuda:
-        cfg = tr._config_from_args(tr.build_parser().parse_args("-N 20 --gpu".split()))
+        cfg = tr.config_from_args(tr.build_parser().parse_args("-N 20 --gpu".split()))
         assert cfg.device == "cpu" and "CUDA is not available" in capsys.readouterr().err
 
 

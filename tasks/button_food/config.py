@@ -22,9 +22,10 @@ EXPERT_NAMES: tuple[str, ...] = ("paper", "env")
 
 @dataclass
 class ButtonFoodConfig(CloneConfig):
-    """Button & Food settings: the cloning settings (SPEC §3b defaults) plus the task's.
+    """Button & Food settings: the cloning settings (the paper's values as defaults) plus
+    the task's.
 
-    Network defaults (SPEC §3b): N = 300, tau_m = 6, tau_s = 2, tau_o = 10, tau* = 5 (dt =
+    Network defaults: N = 300, tau_m = 6, tau_s = 2, tau_o = 10, tau* = 5 (dt =
     1 ms), sigma_in = 5, sigma_trg = 3, sigma_hint = 5, W_rec starting at 0.
 
     Task settings:
@@ -74,7 +75,7 @@ class ButtonFoodConfig(CloneConfig):
         return parse_rank(self.rank if rank == "config" else rank, self.n_rec)
 
     def clone_config(self, **changes: Any) -> CloneConfig:
-        """The :class:`~goal_rl.cloning.CloneConfig` part (rank resolved), with changes."""
+        """The :class:`~goal_rl.learning.config.CloneConfig` part (rank resolved), with changes."""
         names = {f.name for f in dataclasses.fields(CloneConfig)}
         kw = {f: getattr(self, f) for f in names}
         kw["rank"] = self.resolved_rank(changes.pop("rank", "config"))

@@ -1,4 +1,4 @@
-"""ND-trajectory store-and-recall benchmark (SPEC §3a): ``python -m goal_rl.trajectory``.
+"""N-D trajectory store-and-recall benchmark: ``python -m goal_rl.trajectory``.
 
 A network of N LIF units receives I clock inputs and must produce an O-dimensional
 trajectory (sums of sines). Script use, as with the original code::
@@ -288,7 +288,7 @@ def build_parser() -> OneLineParser:
     """The command-line interface (original flags plus this package's additions)."""
     p = OneLineParser(prog="python -m goal_rl.trajectory",
                       description="Train a recurrent spiking network with GOAL on the "
-                                  "ND-trajectory store-and-recall task (SPEC §3a).")
+                                  "N-D trajectory store-and-recall task.")
     d = GoalConfig()
     p.add_argument("-N", "-n_rec", dest="n_rec", type=positive_int, required=True,
                    help="number of recurrent units")
@@ -356,7 +356,7 @@ def build_parser() -> OneLineParser:
     return p
 
 
-def _config_from_args(args: argparse.Namespace) -> GoalConfig:
+def config_from_args(args: argparse.Namespace) -> GoalConfig:
     if args.backend == "numpy" and (args.gpu or args.device != "cpu"):
         raise CLIError("the numpy backend runs on the CPU only; drop --gpu/--device or use "
                        "--backend torch")
@@ -411,7 +411,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from goal_rl.common.io import check_writable_dir, check_writable_file, write_json, write_pickle
 
     args = build_parser().parse_args(argv)
-    cfg = _config_from_args(args)
+    cfg = config_from_args(args)
     # check every output location before any work, so a bad path costs nothing
     save = _savepath(args.savepath) if args.savepath else None
     if save is not None:

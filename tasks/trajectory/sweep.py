@@ -1,12 +1,13 @@
-"""Batched (R, τ⋆) sweeps on the ND-trajectory task (SPEC §3a, §4): ``python -m goal_rl.sweep``.
+"""Batched (R, τ⋆) sweeps on the N-D trajectory task: ``python -m goal_rl.sweep``.
 
 Every (rank, τ⋆, seed) point of the grid is one independent network; up to ``chunk`` of them
-run together as one :class:`goal_rl.goal.GoalBatch` (K networks, M = 1 trial each), so the
-paper's Figure 2 grid (11 ranks × 10 τ⋆ × 10⁴ recurrent epochs) is a single tensor program.
-Each point draws everything random from its own seed exactly as
-``python -m goal_rl.trajectory --seed S`` does (:func:`goal_rl.trajectory.problem`), so a
-point of the sweep equals the single run with that seed (up to floating-point rounding in
-the order of the weight-update sums, see ``GoalBatch._simulate_chunked``).
+run together as one :class:`goal_rl.engines.torch_batch.GoalBatch` (K networks, M = 1 trial
+each), so the paper's Figure 2 grid (11 ranks × 10 τ⋆ × 10⁴ recurrent epochs) is a single
+tensor program. Each point draws everything random from its own seed exactly as
+``python -m goal_rl.trajectory --seed S`` does
+(:func:`goal_rl.tasks.trajectory.benchmark.problem`), so a point of the sweep equals the
+single run with that seed (up to floating-point rounding in the order of the weight-update
+sums, see ``GoalBatch._simulate_chunked``).
 
 Output folder (``--out``)::
 
@@ -50,7 +51,7 @@ from goal_rl.common.cli import (
 from goal_rl.common.threads import torch_threads
 from goal_rl.config import GoalConfig, check_rank
 
-#: The paper's Figure 2 grid (SPEC §3a); ``None`` is LTTS (diagonal feedback).
+#: The paper's Figure 2 grid; ``None`` is LTTS (diagonal feedback).
 PAPER_RANKS: tuple[int | None, ...] = (3, 19, 35, 52, 68, 84, 101, 117, 133, 150, None)
 PAPER_TAU_STARS: tuple[float, ...] = (1, 2, 3, 5, 8, 13, 22, 36, 60, 100)
 
@@ -150,10 +151,11 @@ def _sweep_batch_class() -> type:
 
 
 def build_batch(cfg: GoalConfig, points: Sequence[Point], device: str = "cpu") -> Any:
-    """A :class:`~goal_rl.goal.GoalBatch` holding one network per point, task set.
+    """A :class:`~goal_rl.engines.torch_batch.GoalBatch` holding one network per point, task set.
 
     Every network gets the weights, clock input ``(T, I)``, target ``(T, O)`` and feedback
-    generator of :func:`goal_rl.trajectory.problem` for its seed, so it is the single run
+    generator of :func:`goal_rl.tasks.trajectory.benchmark.problem` for its seed, so it is
+    the single run
     ``python -m goal_rl.trajectory --seed S -R rank --tau-star τ⋆`` with the same settings.
     """
     from goal_rl.tasks.trajectory.benchmark import problem
@@ -380,6 +382,34 @@ def run_sweep(ranks: Sequence[int | None], tau_stars: Sequence[float], seeds: Se
         log-spaced learning curve (``curve_epoch``, ``curve_mse``, ``curve_dz``) and the
         batch's size and wall time.
     """
+    cfg = _sweep_config(base_cfg, chunk, device, threads)
+    ranks, tau_stars, seeds = check_grid(ranks, tau_stars, seeds, cfg)
+    points = grid_points(ranks, tau_stars, seeds)
+    record = sweep_record(cfg, ranks, tau_stars, seeds)
+    out_path = Path(out) if out is not None else None
+    done: dict[str, Row] = {}
+    if out_path is not None:
+        for r in open_out_dir(out_path, record, resume):
+            done[point_key(r["rank"], r["tau_star"], r["seed"])] = r
+    todo = [p for p in points if point_key(*p) not in done]
+    size = chunk or DEFAULT_CHUNK
+    chunks = [todo[i:i + size] for i in range(0, len(todo), size)]
+    finished = list(done.values())
+    _run_chunks(cfg, chunks, finished, out_path, device=device, threads=threads,
+                progress=progress)
+    by_key = {point_key(r["rank"], r["tau_star"], r["seed"]): r for r in finished}
+    result = [by_key[point_key(*p)] for p in points]
+    if out_path is not None:
+        write_tables(out_path, result)
+        if figures:
+            write_figures(out_path, result, cfg)
+    return result
+
+
+def _sweep_config(base_cfg: GoalConfig | None, chunk: int | None, device: str,
+                  threads: int | None) -> GoalConfig:
+    """The shared settings of a sweep (rank, τ⋆ and seed cleared), after checking the
+    arguments of :func:`run_sweep` that are not grid values."""
     cfg = (base_cfg or GoalConfig()).replace(rank=None, tau_star=None, seed=0, device=device)
     cfg.validate()
     if cfg.epochs_rec < 1:
@@ -396,42 +426,30 @@ def run_sweep(ranks: Sequence[int | None], tau_stars: Sequence[float], seeds: Se
             raise ValueError(f"device {device!r} requested but CUDA is not available")
     elif device != "cpu":
         raise ValueError(f"unknown device {device!r}; use 'cpu' or 'cuda[:k]'")
-    ranks, tau_stars, seeds = check_grid(ranks, tau_stars, seeds, cfg)
-    points = grid_points(ranks, tau_stars, seeds)
-    record = sweep_record(cfg, ranks, tau_stars, seeds)
-    out_path = Path(out) if out is not None else None
-    done: dict[str, Row] = {}
-    if out_path is not None:
-        for r in open_out_dir(out_path, record, resume):
-            done[point_key(r["rank"], r["tau_star"], r["seed"])] = r
-    todo = [p for p in points if point_key(*p) not in done]
-    size = chunk or DEFAULT_CHUNK
-    chunks = [todo[i:i + size] for i in range(0, len(todo), size)]
-    outer = inner = None
+    return cfg
+
+
+def _run_chunks(cfg: GoalConfig, chunks: Sequence[Sequence[Point]], finished: list[Row],
+                out_path: Path | None, *, device: str, threads: int | None,
+                progress: bool) -> None:
+    """Train ``chunks`` one batch after the other, appending their rows to ``finished`` and
+    rewriting ``results.jsonl`` in ``out_path`` after each batch (so a killed sweep loses at
+    most the batch it was in). ``progress``: a bar over networks and one over epochs."""
+    outer = None
     if progress and chunks:
         from tqdm.auto import tqdm
 
-        outer = tqdm(total=len(todo), desc=f"sweep {len(chunks)} batch(es)", unit="net",
-                     position=0, dynamic_ncols=True, initial=0)
-    finished = list(done.values())
+        outer = tqdm(total=sum(len(c) for c in chunks), desc=f"sweep {len(chunks)} batch(es)",
+                     unit="net", position=0, dynamic_ncols=True, initial=0)
     try:
         for i, pts in enumerate(chunks):
-            cb: bool | Callable = False
-            if outer is not None:
-                from tqdm.auto import tqdm
-
-                inner = tqdm(total=cfg.epochs_rec, desc=f"batch {i + 1}/{len(chunks)} "
-                             f"(K={len(pts)})", unit="ep", position=1, leave=False,
-                             dynamic_ncols=True)
-
-                def cb(ep: int, mse: Any, dz: Any, _bar: Any = inner) -> None:
-                    _bar.update(ep - _bar.n)
-                    _bar.set_postfix(mse=f"{float(mse.mean()):.4g}",
-                                     dz=f"{float(dz.mean()):.0f}")
+            inner = None if outer is None else _epoch_bar(cfg.epochs_rec, i, len(chunks),
+                                                          len(pts))
             with torch_threads(threads):
-                rows = run_points(cfg, pts, device=device, progress=cb)
+                rows = run_points(cfg, pts, device=device,
+                                  progress=False if inner is None else inner[1])
             if inner is not None:
-                inner.close()
+                inner[0].close()
             finished.extend(rows)
             if out_path is not None:
                 write_results(out_path / "results.jsonl", finished)
@@ -440,13 +458,21 @@ def run_sweep(ranks: Sequence[int | None], tau_stars: Sequence[float], seeds: Se
     finally:
         if outer is not None:
             outer.close()
-    by_key = {point_key(r["rank"], r["tau_star"], r["seed"]): r for r in finished}
-    result = [by_key[point_key(*p)] for p in points]
-    if out_path is not None:
-        write_tables(out_path, result)
-        if figures:
-            write_figures(out_path, result, cfg)
-    return result
+
+
+def _epoch_bar(epochs: int, i: int, n_chunks: int, k: int) -> tuple[Any, Callable]:
+    """A tqdm bar over the epochs of batch ``i`` (of ``n_chunks``, ``k`` networks) and the
+    engine callback ``(epoch, mse (K,), dz (K,))`` that advances it."""
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=epochs, desc=f"batch {i + 1}/{n_chunks} (K={k})", unit="ep",
+               position=1, leave=False, dynamic_ncols=True)
+
+    def advance(ep: int, mse: Any, dz: Any) -> None:
+        bar.update(ep - bar.n)
+        bar.set_postfix(mse=f"{float(mse.mean()):.4g}", dz=f"{float(dz.mean()):.0f}")
+
+    return bar, advance
 
 
 def mean_map(rows: Sequence[Row], key: str) -> tuple[list[int | None], list[float], np.ndarray]:
@@ -501,7 +527,7 @@ def build_parser() -> OneLineParser:
     p = trajectory_parser()
     p.prog = "python -m goal_rl.sweep"
     p.description = ("Train a grid of (rank R, target timescale tau*, seed) networks on the "
-                     "ND-trajectory task as batches of independent networks (SPEC §3a, §4).")
+                     "N-D trajectory task as batches of independent networks.")
     for action in list(p._actions):
         if action.dest in _DROPPED:
             p._remove_action(action)
@@ -541,13 +567,13 @@ def build_parser() -> OneLineParser:
 
 def config_from_args(args: argparse.Namespace) -> GoalConfig:
     """Shared settings from the parsed command line (rank, τ⋆ and seed are per point)."""
-    from goal_rl.tasks.trajectory.benchmark import _config_from_args
+    from goal_rl.tasks.trajectory.benchmark import config_from_args
 
     ns = argparse.Namespace(**vars(args))
     ns.rank, ns.preset, ns.tau_star, ns.seed, ns.backend = None, None, None, 0, "torch"
     feedback = ns.feedback
     ns.feedback = "spk"  # the trajectory CLI would fall back to spk without a rank
-    cfg = _config_from_args(ns)
+    cfg = config_from_args(ns)
     return cfg.replace(feedback=feedback).validate()
 
 

@@ -1,4 +1,4 @@
-"""Figures of an (R, τ⋆) sweep, in the style of the paper's Figure 2 (SPEC §3a).
+"""Figures of an (R, τ⋆) sweep, in the style of the paper's Figure 2.
 
 Matplotlib is imported lazily (Agg unless the user chose a backend); every figure is saved
 atomically. Rows are the dicts of :func:`goal_rl.sweep.run_sweep` (keys ``rank`` — ``None``

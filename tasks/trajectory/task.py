@@ -1,6 +1,6 @@
-"""The ND-trajectory store-and-recall benchmark (SPEC §3a) as a goal_rl task.
+"""The N-D trajectory store-and-recall benchmark as a goal_rl task.
 
-A thin wrapper of :func:`goal_rl.trajectory.train`: the settings are the fields of
+A thin wrapper of :func:`goal_rl.tasks.trajectory.benchmark.train`: the settings are the fields of
 :class:`~goal_rl.config.GoalConfig` (same defaults: N = 150, O = 3, I = 5, T = 150, ...) plus
 ``backend``. Example::
 
@@ -48,7 +48,8 @@ class TrajectoryTask:
 
     def run(self, out_dir: Any = None, *, progress: bool = True, plot: bool = False
             ) -> dict[str, Any]:
-        """Train; returns the summary of :class:`goal_rl.trajectory.TrajectoryResult`
+        """Train; returns the summary of
+        :class:`goal_rl.tasks.trajectory.benchmark.TrajectoryResult`
         (``readout_mse``, ``final_mse``, ``final_dz``, ``conv_epoch``, ...). With ``plot``
         writes ``plot.png`` into ``out_dir``."""
         from goal_rl.tasks.trajectory.benchmark import train
