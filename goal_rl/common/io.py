@@ -26,11 +26,25 @@ def _json_default(obj: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
 
 
+def _umask() -> int:
+    """The process's file-creation mask (read by setting and restoring it)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write(path: str | os.PathLike, writer: Callable[[BinaryIO], None]) -> Path:
-    """Call ``writer(fileobj)`` on a temp file in the target folder, then rename to ``path``."""
+    """Write ``path`` atomically: ``writer(fileobj)`` fills a temporary file in the target
+    folder, which is flushed, fsync'ed and renamed over ``path``; the folder is fsync'ed
+    too. Readers see the old file or the new one, never a part; if ``writer`` raises (or
+    the process is interrupted), the old file stays whole and the temporary file is
+    removed. The new file gets the mode an ordinary ``open(path, "w")`` would give
+    (``0o666`` less the umask: ``0o644`` by default), not ``mkstemp``'s private ``0o600``.
+    """
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as fh:
             writer(fh)
             fh.flush()
@@ -42,7 +56,22 @@ def atomic_write(path: str | os.PathLike, writer: Callable[[BinaryIO], None]) ->
         except FileNotFoundError:
             pass
         raise
+    _fsync_dir(path.parent)
     return path
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make a rename in ``folder`` durable (best effort: not every file system allows it)."""
+    try:
+        dfd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(dfd)
+    except OSError:
+        pass
+    finally:
+        os.close(dfd)
 
 
 def write_json(path: str | os.PathLike, data: Any) -> Path:

@@ -16,7 +16,7 @@ from goal_rl.tasks.cli import main
 from goal_rl.common.cli import parse_rank, run_main
 from goal_rl.learning.agent import SpikingAgent
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TINY_BF = ["n_rec=30", "epochs_rec=3", "n_test=4", "train_angles=60,120"]
 
 
@@ -35,6 +35,26 @@ def test_list_subprocess() -> None:
     names = [ln.split()[0] for ln in lines]
     assert names == ["button_food", "trajectory", "walker"]
     assert lines[0].split()[1] == "closed_loop" and lines[1].split()[1] == "open_loop"
+
+
+def test_a_users_tasks_py_and_envs_folder_do_not_shadow_ours(tmp_path) -> None:
+    """One import root: from a folder holding its own ``tasks.py`` and ``envs/`` (common
+    names in RL projects), ``list`` and ``train`` still find goal_rl's registry and envs."""
+    (tmp_path / "tasks.py").write_text("raise ImportError('the user tasks.py was imported')\n")
+    (tmp_path / "envs").mkdir()
+    (tmp_path / "envs" / "__init__.py").write_text("raise ImportError('user envs imported')\n")
+    env = {**os.environ, "MPLBACKEND": "Agg"}
+    proc = subprocess.run([sys.executable, "-m", "goal_rl", "list"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert [ln.split()[0] for ln in proc.stdout.splitlines()] == ["button_food", "trajectory",
+                                                                  "walker"]
+    proc = subprocess.run([sys.executable, "-m", "goal_rl", "train", "button_food", "--set",
+                           *TINY_BF, "--no-progress", "--out", "out"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("button_food R=30 | mean score")
+    assert json.loads((tmp_path / "out" / "metrics.json").read_text())["task"] == "button_food"
 
 
 def test_train_trajectory_writes_metrics(tmp_path, capsys) -> None:

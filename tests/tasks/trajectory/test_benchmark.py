@@ -26,7 +26,26 @@ def test_clock_and_target():
     assert x.sum(axis=1).max() == 1 and x[145:].sum() == 0 and x.sum() == 145
     y = tr.build_target(150, 3, 0)
     assert y.shape == (150, 3) and np.abs(y).max() == pytest.approx(1.0)
-    assert np.all(y[:8] == 0) and np.abs(y[8:]).min() >= 0
+    assert np.all(y[:8] == 0) and np.all(np.abs(y[8:]).max(axis=0) > 0.1)
+    # after the offset each output is exactly a sum of sines of frequency 1, 2, 3 and 5 over
+    # [0, 2π]: least squares on that basis leaves no residual, and frequency 4 is absent
+    tt = np.linspace(0.0, 2.0 * np.pi, 150)[8:]
+    basis = np.stack([g(f * tt) for f in (1, 2, 3, 5) for g in (np.sin, np.cos)], axis=1)
+    coef, *_ = np.linalg.lstsq(basis, y[8:], rcond=None)
+    np.testing.assert_allclose(basis @ coef, y[8:], atol=1e-12)
+    # amplitudes (4, O): the U(0, 1) draws of each output (amplitudes then phases), all
+    # divided by the same global maximum
+    amp = np.hypot(coef[0::2], coef[1::2])
+    rng = np.random.default_rng(0)
+    drawn = np.zeros((4, 3))
+    for o in range(3):
+        drawn[:, o] = rng.uniform(0.0, 1.0, 4)
+        rng.uniform(0.0, 2.0 * np.pi, 4)  # this output's phases
+    scale = amp / drawn
+    np.testing.assert_allclose(scale, scale[0, 0], rtol=1e-9)
+    four = np.stack([np.sin(4 * tt), np.cos(4 * tt)], axis=1)
+    c4, *_ = np.linalg.lstsq(np.concatenate([basis, four], axis=1), y[8:], rcond=None)
+    np.testing.assert_allclose(c4[-2:], 0.0, atol=1e-9)
     np.testing.assert_array_equal(y, tr.build_target(150, 3, 0))
     assert not np.allclose(y, tr.build_target(150, 3, 1))
 
