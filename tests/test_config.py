@@ -6,6 +6,8 @@ import dataclasses
 
 import numpy as np
 import pytest
+from goal_rl.tasks.button_food.config import ButtonFoodConfig
+from goal_rl.tasks.walker.config import WalkerConfig, clone_config
 
 from goal_rl.config import (
     GoalConfig,
@@ -16,8 +18,6 @@ from goal_rl.config import (
     parse_rank,
 )
 from goal_rl.learning.config import CloneConfig, CloneTaskConfig
-from goal_rl.tasks.button_food.config import ButtonFoodConfig
-from goal_rl.tasks.walker.config import WalkerConfig, clone_config
 
 SHARED = {f.name for f in dataclasses.fields(NeuronSettings)} | \
     {f.name for f in dataclasses.fields(RuleSettings)}
