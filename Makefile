@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export MPLBACKEND := Agg
 export SDL_VIDEODRIVER := dummy
 
-.PHONY: demo test lint imports bench clean
+.PHONY: demo test lint imports docs bench clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -29,8 +29,12 @@ imports: $(STAMP)
 test: $(STAMP) lint imports
 	$(BIN)/python -m pytest tests
 
+# the documentation site, strictly (any warning fails the build), into site/
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+
 bench: $(STAMP)
 	$(BIN)/python benchmarks/trajectory_speed.py
 
 clean:
-	rm -rf runs .pytest_cache
+	rm -rf runs .pytest_cache site
