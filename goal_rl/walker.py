@@ -1,11 +1,11 @@
 """``python -m goal_rl.walker``: clone a BipedalWalker-v3 expert into a spiking agent.
 
-The command line lives in :mod:`goal_rl.tasks.walker.pipeline`; this module only runs it.
+The command line lives in :mod:`goal_rl.tasks.walker.cli`; this module only runs it.
 """
 
 import sys
 
-from goal_rl.tasks.walker.pipeline import main
+from goal_rl.tasks.walker.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import torch
 from goal_rl.tasks.walker import pipeline as wk
+from goal_rl.tasks.walker.cli import main as walker_main
 
 from goal_rl.learning.agent import SpikingAgent
 from goal_rl.learning.cloning import clone
@@ -119,13 +120,13 @@ def test_save_play_round_trip(trained, demos, tmp_path, capsys):
         a2, s2 = again.predict(o, s2)
         np.testing.assert_array_equal(a1, a2)
     assert again.meta["task"] == "walker"
-    rc = wk.main(["--play", str(path), "--eval-episodes", "1", "--out", str(tmp_path / "p")])
+    rc = walker_main(["--play", str(path), "--eval-episodes", "1", "--out", str(tmp_path / "p")])
     out = capsys.readouterr().out
     assert rc == 0 and "spiking agent" in out
 
 
 def _bad(argv: list[str], capsys) -> str:
-    rc = wk.main(argv)
+    rc = walker_main(argv)
     err = capsys.readouterr().err
     assert rc == 2, err
     lines = err.strip().splitlines()

@@ -31,12 +31,10 @@ columns, 4 action columns, optional ``episode`` column), no DAgger;
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import os
-import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,11 +50,9 @@ __all__ = [
     "clone_config",
     "evaluate_walker",
     "load_walker_demos",
-    "main",
     "make_env",
     "make_expert",
     "make_hint_fn",
-    "run_walker",
     "record_walker_demos",
     "train_walker",
 ]
@@ -65,7 +61,6 @@ ENV_ID = "BipedalWalker-v3"
 OBS_DIM = 24
 ACT_DIM = 4
 TASK = "walker"
-PROG = "python -m goal_rl.walker"
 EXPERT_CACHE: dict[str, dict[str, Any]] = {}
 
 
@@ -376,221 +371,3 @@ def agent_trace(agent: Any, expert: Callable[[np.ndarray, Any], np.ndarray] | No
         env.close()
     return {"agent_actions": np.stack(acts), "expert_actions": np.stack(labels),
             "spikes": np.stack(spikes)}
-
-
-# ------------------------------------------------------------------------------ CLI
-def build_parser() -> argparse.ArgumentParser:
-    """Argument parser of ``python -m goal_rl.walker`` (defaults from :class:`WalkerConfig`)."""
-    from goal_rl.common.cli import (
-        OneLineParser,
-        nonneg_float,
-        nonneg_int,
-        positive_float,
-        positive_int,
-    )
-
-    d = WalkerConfig()
-    p = OneLineParser(prog=PROG, description="BipedalWalker-v3: clone an expert into a "
-                      "spiking agent with GOAL and DAgger (SPEC 3c).")
-    mode = p.add_mutually_exclusive_group()
-    mode.add_argument("--expert", nargs="?", const=d.expert, default=None, metavar="NAME|PATH",
-                      help="expert to clone: a2c (shipped, default), heuristic, or a .pt file")
-    mode.add_argument("--demos", metavar="PATH",
-                      help="clone from a .npz/.csv file of states (T,24), actions (T,4); "
-                           "no DAgger")
-    mode.add_argument("--play", metavar="PATH", help="reload a saved agent and test it")
-    mode.add_argument("--train-expert", action="store_true",
-                      help="train a new expert (hands the remaining arguments to "
-                           "python -m goal_rl.walker_expert --train)")
-    p.add_argument("--out", default="runs/walker", help="output folder (default runs/walker)")
-    p.add_argument("--n-rec", type=positive_int, default=d.n_rec, help="N recurrent units")
-    p.add_argument("--rank", default="N",
-                   help="feedback rank R: 1..N, 'N' (= --n-rec, default), 'ltts', or 0 = "
-                        "readout only (no GOAL)")
-    p.add_argument("--tau-star", type=positive_float, default=d.tau_star, help="τ⋆ in steps")
-    p.add_argument("--epochs", type=nonneg_int, default=d.epochs_rec,
-                   help="recurrent GOAL epochs per round")
-    p.add_argument("--inp-lr", type=nonneg_float, default=d.inp_lr,
-                   help=f"learning rate of the input weights W_in (0: fixed; default {d.inp_lr})")
-    p.add_argument("--censored-iters", type=nonneg_int, default=d.censored_iters,
-                   help="iterations of the bound-aware readout refit (0: plain ridge)")
-    p.add_argument("--demo-episodes", type=positive_int, default=d.demo_episodes)
-    p.add_argument("--demo-steps", type=positive_int, default=None,
-                   help="cap on steps per expert episode (paper: one episode of 400)")
-    p.add_argument("--rounds", type=nonneg_int, default=d.dagger_rounds, help="DAgger rounds")
-    p.add_argument("--episodes-per-round", type=positive_int, default=d.episodes_per_round)
-    p.add_argument("--select-episodes", type=positive_int, default=d.select_episodes,
-                   help="episodes (seeds 2000+) that pick the best DAgger round")
-    p.add_argument("--eval-episodes", type=positive_int, default=d.eval_episodes)
-    p.add_argument("--eval-seed", type=nonneg_int, default=d.eval_seed)
-    p.add_argument("--seed", type=nonneg_int, default=d.seed)
-    p.add_argument("--device", default=d.device, help="cpu or cuda[:k]")
-    p.add_argument("--num-envs", type=positive_int, default=d.num_envs,
-                   help="vector envs for evaluation (K episodes at once)")
-    p.add_argument("--render", action="store_true",
-                   help="with --play: save a GIF of the first episode (needs imageio)")
-    p.add_argument("--no-hints", action="store_true",
-                   help="do not add the MLP expert's hidden-layer outputs to GOAL's teacher "
-                        "drive (hints are used only in training, never as agent inputs)")
-    p.add_argument("--no-plots", action="store_true", help="skip the figures")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
-    return p
-
-
-def _row(name: str, m: dict[str, Any]) -> str:
-    return (f"{name:<16} {m['mean_reward']:8.1f} ± {m['std_reward']:6.1f}   "
-            f"{100 * m['success_rate']:5.0f}%   {m['mean_length']:7.0f}")
-
-
-def print_table(expert: dict[str, Any] | None, agent: dict[str, Any], n: int) -> None:
-    """Expert vs agent: mean ± std return, share reaching the end, mean length."""
-    print(f"\n{'':<16} {'return (' + str(n) + ' episodes)':>17}   {'end':>6}   {'length':>7}")
-    if expert is not None:
-        print(_row("expert", expert))
-    print(_row("spiking agent", agent))
-
-
-def _metrics(cfg: WalkerConfig, test: dict[str, Any], expert: dict[str, Any] | None,
-             result: WalkerResult | None) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "task": TASK,
-        "mean_reward": test["mean_reward"], "std_reward": test["std_reward"],
-        "n_eval_episodes": test["n_eval_episodes"], "success_rate": test["success_rate"],
-        "mean_length": test["mean_length"], "eval_seed": cfg.eval_seed,
-        "episode_returns": test["episode_returns"], "episode_lengths": test["episode_lengths"],
-        "expert_mean_reward": None if expert is None else expert["mean_reward"],
-        "expert_std_reward": None if expert is None else expert["std_reward"],
-        "expert_success_rate": None if expert is None else expert["success_rate"],
-        "expert_mean_length": None if expert is None else expert["mean_length"],
-        "config": cfg.to_dict(),
-        "agent_steps_per_s": test.get("steps_per_s"),
-    }
-    if result is not None:
-        out.update({"best_round": result.best_round, "history": result.history,
-                    "train_time_s": result.wall_time_s})
-    return out
-
-
-def _save_gif(frames: list[np.ndarray], path: Path) -> str:
-    try:
-        import imageio.v2 as imageio
-    except ImportError:
-        return ("--render: no video written; install the video extra "
-                "(pip install 'goal_rl[video]', i.e. imageio) to save a GIF")
-    from goal_rl.common.io import atomic_write
-
-    atomic_write(path, lambda fh: imageio.mimwrite(fh, frames[::2], format="GIF", duration=0.04))
-    return f"video: {path}"
-
-
-def _play(args: argparse.Namespace, device: str) -> int:
-    from goal_rl.common.io import check_writable_dir, write_json
-    from goal_rl.learning.agent import SpikingAgent
-
-    agent = SpikingAgent.load(args.play, device=device)
-    task = agent.meta.get("task")
-    if task != TASK or agent.n_inp != OBS_DIM or agent.n_out != ACT_DIM:
-        raise ValueError(f"{args.play} is an agent for task {task!r} "
-                         f"({agent.n_inp} inputs, {agent.n_out} actions), not for {TASK!r}")
-    out = check_writable_dir(args.out) if args.render else None
-    test = evaluate_walker(agent, args.eval_episodes, args.eval_seed,
-                           num_envs=1 if args.render else args.num_envs, render=args.render)
-    frames = test.pop("frames", None)
-    print_table(None, test, test["n_eval_episodes"])
-    if args.render and out is not None:
-        print(_save_gif(frames, out / "walker_play.gif") if frames else
-              "--render: the env returned no frames")
-        write_json(out / "play_metrics.json", {k: v for k, v in test.items()})
-    return 0
-
-
-def run_walker(cfg: WalkerConfig, out: str | os.PathLike | None = None, *,
-               progress: bool = True, plot: bool = True, demos: Any = None,
-               log: Callable[[str], None] | None = print) -> dict[str, Any]:
-    """The whole apprenticeship run: train (:func:`train_walker`), test the agent and the
-    expert on the same ``cfg.eval_episodes`` seeded episodes, save ``agent.pt``,
-    ``metrics.json`` and the plots in ``out`` (if given). Returns the metrics dict
-    (``mean_reward``, ``std_reward``, ``n_eval_episodes``, ``success_rate``,
-    ``expert_mean_reward``, ``expert_success_rate``, ``history`` …)."""
-    from goal_rl.common.io import check_writable_dir, write_json
-
-    say = log or (lambda msg: None)
-    cfg.validate()
-    expert_fn = None
-    if cfg.demos is not None:
-        if demos is None:
-            demos = load_walker_demos(cfg.demos)  # fail before any output
-        if cfg.dagger_rounds:
-            print(f"note: DAgger is unavailable with --demos (no expert to label new "
-                  f"states); {cfg.dagger_rounds} round(s) skipped", file=sys.stderr)
-        cfg = cfg.replace(dagger_rounds=0)
-    else:
-        expert_fn = make_expert(cfg.expert)  # unknown name / bad file: fail early
-    folder = None if out is None else check_writable_dir(out)
-    t0 = time.perf_counter()
-    result = train_walker(cfg, demos, progress=progress, log=say)
-    expert = None
-    if cfg.demos is None:
-        expert = evaluate_expert_cached(cfg.expert, cfg.eval_episodes, cfg.eval_seed)
-    test = evaluate_walker(result.agent, cfg.eval_episodes, cfg.eval_seed,
-                           num_envs=cfg.num_envs)
-    metrics = _metrics(cfg, test, expert, result)
-    metrics["total_time_s"] = time.perf_counter() - t0
-    if log is not None:
-        print_table(expert, test, cfg.eval_episodes)
-        if expert is not None:
-            say(f"agent / expert return: {test['mean_reward'] / expert['mean_reward']:.3f}")
-    if folder is not None:
-        result.agent.save(folder / "agent.pt")
-        write_json(folder / "metrics.json", metrics)
-        if plot:
-            from goal_rl.tasks.walker.plots import save_walker_plots
-
-            trace = agent_trace(result.agent, expert_fn, cfg.eval_seed)
-            for path in save_walker_plots(folder, result.history, trace, expert):
-                say(f"plot: {path}")
-        say(f"saved {folder / 'agent.pt'} and {folder / 'metrics.json'} "
-            f"(total {metrics['total_time_s']:.0f} s)")
-    return metrics
-
-
-def _train(args: argparse.Namespace, device: str) -> int:
-    from goal_rl.common.cli import parse_rank
-
-    cfg = WalkerConfig(expert=args.expert or "a2c", demos=args.demos, n_rec=args.n_rec,
-                       rank=parse_rank(args.rank, args.n_rec, "--rank"), tau_star=args.tau_star,
-                       epochs_rec=args.epochs, inp_lr=args.inp_lr,
-                       censored_iters=args.censored_iters,
-                       demo_episodes=args.demo_episodes,
-                       demo_max_steps=args.demo_steps, dagger_rounds=args.rounds,
-                       episodes_per_round=args.episodes_per_round,
-                       select_episodes=args.select_episodes,
-                       eval_episodes=args.eval_episodes, eval_seed=args.eval_seed,
-                       seed=args.seed, device=device, num_envs=args.num_envs,
-                       hints=not args.no_hints).validate()
-    run_walker(cfg, args.out, progress=not args.no_progress, plot=not args.no_plots,
-               log=lambda m: print(m, flush=True))
-    return 0
-
-
-def _main(argv: Sequence[str] | None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if "--train-expert" in argv:
-        from goal_rl.tasks.walker.cli import expert_main
-
-        rest = [a for a in argv if a != "--train-expert"]
-        return expert_main(["--train", *rest], prog=f"{PROG} --train-expert")
-    from goal_rl.common.cli import resolve_device
-
-    args = build_parser().parse_args(argv)
-    device = resolve_device(args.device)
-    if args.play:
-        return _play(args, device)
-    return _train(args, device)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point; user errors → one line on stderr, exit code 2."""
-    from goal_rl.common.cli import run_main
-
-    return run_main(_main, argv, PROG)

@@ -1,9 +1,9 @@
-"""BipedalWalker-v3 behavioural cloning (SPEC §3c, paper Fig 5) as a registry task.
+"""BipedalWalker-v3 behavioural cloning (paper Fig 5; see docs/walker.md) as a registry task.
 
 ``python -m goal_rl train walker --set rank=4 --set tau_star=1`` runs the same pipeline as
 ``python -m goal_rl.walker --expert``: record expert demonstrations, train a spiking agent
 with GOAL, improve it with DAgger rounds, test it on seeded episodes. Every field of
-:class:`goal_rl.walker.WalkerConfig` can be set with ``--set key=value`` (``rank=0``:
+:class:`goal_rl.tasks.walker.config.WalkerConfig` can be set with ``--set key=value`` (``rank=0``:
 readout only, no recurrent learning; ``rank=none``: LTTS).
 """
 
@@ -12,7 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from goal_rl.tasks.walker.pipeline import WalkerConfig, run_walker
+from goal_rl.tasks.walker.cli import run_walker
+from goal_rl.tasks.walker.config import WalkerConfig
 
 __all__ = ["WalkerTask", "make"]
 

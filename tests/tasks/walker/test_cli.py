@@ -70,3 +70,62 @@ def test_expert_help_lists_every_flag(capsys):
     for flag in ("--train", "--evaluate", "--steps", "--out", "--checkpoint-dir",
                  "--no-resume", "--episodes", "--seed", "--no-progress", "--json"):
         assert flag in out
+
+
+WALKER_FLAGS = ("--expert", "--demos", "--play", "--train-expert", "--out", "--n-rec", "--rank",
+                "--tau-star", "--epochs", "--inp-lr", "--censored-iters", "--demo-episodes",
+                "--demo-steps", "--rounds", "--episodes-per-round", "--select-episodes",
+                "--eval-episodes", "--eval-seed", "--seed", "--device", "--num-envs",
+                "--render", "--no-hints", "--no-plots", "--no-progress")
+
+
+def test_walker_help_lists_every_flag(capsys):
+    assert cli.main(["--help"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"usage: {cli.PROG} ")
+    for flag in WALKER_FLAGS:
+        assert flag in out
+
+
+def test_walker_cli_bad_flag_exits_2_with_one_line():
+    proc = _run("goal_rl.walker", "--bogus")
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.splitlines() == [
+        "python -m goal_rl.walker: error: unrecognized arguments: --bogus"]
+
+
+def test_walker_main_user_errors_fail_before_any_output(tmp_path, capsys):
+    out = tmp_path / "run"
+    cases = [(["--expert", "ppo"], "unknown expert 'ppo'"),
+             (["--rank", "M"], "invalid --rank 'M'"),
+             (["--n-rec", "0"], "--n-rec"),
+             (["--expert", "--demos", "x.npz"], "not allowed with argument"),
+             (["--demos", str(tmp_path / "none.npz")], "demonstrations file not found"),
+             (["--device", "tpu"], "unknown device 'tpu'")]
+    for argv, message in cases:
+        assert cli.main([*argv, "--out", str(out), "--no-progress"]) == 2, argv
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith(f"{cli.PROG}: error: "), err
+        assert message in err[0], err
+    assert not out.exists()
+
+
+def test_walker_train_expert_hands_over_to_the_expert_cli(capsys):
+    assert cli.main(["--train-expert", "--steps", "0"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"{cli.PROG} --train-expert: error: argument --steps: must be > 0, got 0"]
+
+
+def test_print_table_rows(capsys):
+    agent = {"mean_reward": 292.44, "std_reward": 42.4, "success_rate": 0.96,
+             "mean_length": 901.2}
+    expert = {"mean_reward": 300.12, "std_reward": 0.95, "success_rate": 1.0,
+              "mean_length": 829.8}
+    cli.print_table(expert, agent, 50)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == ""
+    assert lines[1].split() == ["return", "(50", "episodes)", "end", "length"]
+    assert lines[2].split() == ["expert", "300.1", "±", "0.9", "100%", "830"]
+    assert lines[3].split() == ["spiking", "agent", "292.4", "±", "42.4", "96%", "901"]
+    cli.print_table(None, agent, 5)
+    assert [ln.split()[0] for ln in capsys.readouterr().out.splitlines()[2:]] == ["spiking"]
