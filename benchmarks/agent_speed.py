@@ -22,17 +22,15 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import goal_rl.envs  # noqa: E402, F401  (registers goal_rl/ButtonFood-v0)
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+import goal_rl.envs  # noqa: E402, F401  (registers goal_rl/ButtonFood-v0)
+from goal_rl.common.threads import torch_threads  # noqa: E402
 from goal_rl.engines.common import init_weights  # noqa: E402
-from goal_rl.learning.agent import (  # noqa: E402
-    SpikingAgent,
-    closed_loop_threads,
-    evaluate,
-    torch_threads,
-)
+from goal_rl.learning.agent import SpikingAgent  # noqa: E402
+from goal_rl.learning.evaluation import evaluate  # noqa: E402
+from goal_rl.learning.rollout import closed_loop_threads  # noqa: E402
 from goal_rl.model.lif import LIFParams  # noqa: E402
 from goal_rl.model.network import SpikingNetwork  # noqa: E402
 

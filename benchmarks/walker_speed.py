@@ -18,12 +18,14 @@ import time
 
 import numpy as np
 import torch
-from goal_rl.tasks.walker.pipeline import make_env
 
 from goal_rl.common.threads import torch_threads
-from goal_rl.learning.agent import SpikingAgent, closed_loop_threads, evaluate
+from goal_rl.learning.agent import SpikingAgent
+from goal_rl.learning.evaluation import evaluate
+from goal_rl.learning.rollout import closed_loop_threads
 from goal_rl.model.lif import LIFParams
 from goal_rl.model.network import SpikingNetwork
+from goal_rl.tasks.walker.pipeline import make_env
 
 
 def random_agent(n_rec: int = 500, device: str = "cpu", seed: int = 0) -> SpikingAgent:

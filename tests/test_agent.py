@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import goal_rl.envs  # noqa: F401  (registers goal_rl/ButtonFood-v0)
 import gymnasium as gym
 import numpy as np
 import pytest
 import torch
 from gymnasium import spaces
 
+import goal_rl.envs  # noqa: F401  (registers goal_rl/ButtonFood-v0)
 from goal_rl.engines.common import init_weights
-from goal_rl.learning.agent import SpikingAgent, evaluate
+from goal_rl.learning.agent import SpikingAgent
+from goal_rl.learning.evaluation import evaluate
 from goal_rl.model.lif import LIFParams
 from goal_rl.model.network import SpikingNetwork
 
@@ -128,7 +129,7 @@ def test_numpy_step_without_traces_acts_the_same() -> None:
 
 
 def test_scalar_gives_python_scalars() -> None:
-    from goal_rl.learning.agent import _scalar
+    from goal_rl.learning.rollout import as_scalar as _scalar
 
     for value, expected in ((True, True), (3, 3), (2.5, 2.5), (np.float32(0.25), 0.25),
                             (np.bool_(True), True), (np.array([1.5]), 1.5),

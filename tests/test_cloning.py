@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import goal_rl.envs  # noqa: F401
 import gymnasium as gym
 import numpy as np
 import pytest
-from goal_rl.tasks.button_food.task import expert_phase_hint, paper_expert
 
+import goal_rl.envs  # noqa: F401
 from goal_rl.engines.adapter import TrialEngine
 from goal_rl.engines.common import init_weights
 from goal_rl.learning.cloning import (
@@ -19,10 +18,11 @@ from goal_rl.learning.cloning import (
     dagger,
     make_windows,
     open_loop_actions,
-    rollout,
-    stateless_expert,
 )
+from goal_rl.learning.dagger import labelled_rollout as rollout
+from goal_rl.learning.dagger import stateless_expert
 from goal_rl.learning.demos import Demonstrations, record_demonstrations
+from goal_rl.tasks.button_food.task import expert_phase_hint, paper_expert
 
 
 def toy_demos(n_episodes: int = 3, T: int = 30, seed: int = 0, hints: bool = False

@@ -1,4 +1,4 @@
-"""Closed-loop use of a trained spiking network: :class:`SpikingAgent` and :func:`evaluate`.
+"""The closed-loop spiking agent: :class:`SpikingAgent`.
 
 The agent runs **one network step per env step**: observation ``o_t`` (after an optional
 affine transform and clipping) is the input ``x_t``; the action is the readout
@@ -13,26 +13,23 @@ The API follows Stable-Baselines3::
     obs, _ = env.reset(seed=0)
     action, state = agent.predict(obs, state)                  # (obs_dim,) -> (act_dim,)
     actions, state = agent.predict(obs_batch, state, episode_start=dones)   # (B, ·)
+
+    from goal_rl.learning.evaluation import evaluate
     result = evaluate(agent, "goal_rl/ButtonFood-v0", n_episodes=10, seed=0, num_envs=8)
     result["mean_reward"], result["std_reward"], result["episode_returns"]
 
-:func:`evaluate` and every closed loop of a **CPU** agent run in NumPy
-(:meth:`SpikingAgent.act_numpy`: the same maths without torch's per-operation dispatch,
-several times faster at batch 1). On another device observations are converted with
-Gymnasium's own ``NumpyToTorch`` wrappers (``gymnasium.wrappers.NumpyToTorch`` for one
-env, ``gymnasium.wrappers.vector.NumpyToTorch`` for a vector env), so they arrive as
-tensors on the agent's device and the network never leaves it. With a vector env, the
-neuron state of a sub-env is reset when that sub-env starts a new episode, following the
-vector env's autoreset mode.
+Every closed loop of a **CPU** agent runs in NumPy (:meth:`SpikingAgent.act_numpy`: the
+same maths without torch's per-operation dispatch, several times faster at batch 1). The
+episode loops themselves are in :mod:`goal_rl.learning.rollout`, the evaluation in
+:mod:`goal_rl.learning.evaluation` (see docs/closed_loop.md).
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import math
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,15 +39,13 @@ import torch
 from torch import Tensor
 
 from goal_rl.common.io import atomic_write
-from goal_rl.common.threads import torch_threads
+from goal_rl.learning.rollout import as_numpy, clip_actions
 from goal_rl.model.lif import LIFParams, LIFState
 from goal_rl.model.network import SpikingNetwork
 
-__all__ = ["SpikingAgent", "action_size", "clip_actions", "closed_loop_threads", "evaluate",
-           "obs_size", "torch_threads"]
+__all__ = ["SpikingAgent"]
 
 AGENT_FORMAT = "goal_rl.SpikingAgent/1"
-EnvLike = Any  # str env id | gym.Env | gym.vector.VectorEnv | Callable[[], gym.Env]
 
 
 def _vector_or_none(value: Any, size: int, name: str) -> Tensor | None:
@@ -179,6 +174,11 @@ class SpikingAgent:
         """Floating dtype of the network."""
         return self.network.w_rec.dtype
 
+    @property
+    def numpy_dtype(self) -> type:
+        """NumPy dtype of the network's dtype (that of the NumPy path's states, actions)."""
+        return _NP_DTYPE[self.dtype]
+
     def _cast(self, t: Tensor | None) -> Tensor | None:
         return None if t is None else t.to(device=self.device, dtype=self.dtype)
 
@@ -220,7 +220,7 @@ class SpikingAgent:
         """``episode_start`` as a ``(batch,)`` bool array (``None`` when nothing resets)."""
         if episode_start is None:
             return None
-        mask = _numpy(episode_start).astype(bool).reshape(-1)
+        mask = as_numpy(episode_start).astype(bool).reshape(-1)
         if mask.shape[0] != batch:
             raise ValueError(f"episode_start has {mask.shape[0]} entries for a batch "
                              f"of {batch}")
@@ -354,9 +354,27 @@ class SpikingAgent:
         y = clip_actions(r @ nv.w_out.T, nv.action_low, nv.action_high)
         return y, LIFState(v, z, s, e, r)
 
+    def actor(self) -> Callable[[Any, LIFState | None], tuple[Any, LIFState]]:
+        """:meth:`act` without episode starts, ``(obs (B, I), state) -> (action, state)``,
+        for a closed loop that does not learn and does not replace the agent's tensors.
+
+        On a CPU agent the NumPy views of the weights are looked up once (here) instead
+        of at every step, and the eligibility trace ``e`` is not advanced (only learning
+        reads it; the actions and the other state variables are the same). On another
+        device this is :meth:`act` itself.
+        """
+        nv = self._numpy_view()
+        if nv is None:
+            return self.act
+
+        def act(obs: Any, state: LIFState | None) -> tuple[Any, LIFState]:
+            return self._act_numpy(nv, obs, state, None, traces=False)
+
+        return act
+
     def initial_state_numpy(self, batch: int = 1) -> LIFState:
         """Initial neuron state as ``(batch, N)`` NumPy arrays (see :meth:`act_numpy`)."""
-        zeros = np.zeros((batch, self.n_rec), dtype=_NP_DTYPE[self.dtype])
+        zeros = np.zeros((batch, self.n_rec), dtype=self.numpy_dtype)
         return LIFState(zeros + self.network.params.v0, zeros, zeros, zeros, zeros)
 
     def predict(
@@ -450,425 +468,3 @@ class SpikingAgent:
     def __repr__(self) -> str:
         return (f"SpikingAgent(N={self.n_rec}, inputs={self.n_inp}, actions={self.n_out}, "
                 f"device={self.device})")
-
-
-# ------------------------------------------------------------------------------ evaluation
-def obs_size(space: Any) -> int:
-    """Flat observation size of a Gymnasium space."""
-    from gymnasium.spaces.utils import flatdim
-
-    return int(flatdim(space))
-
-
-def action_size(space: Any) -> int:
-    """Flat action size of a (Box) Gymnasium action space."""
-    shape = getattr(space, "shape", None)
-    if not shape:
-        raise ValueError(f"only Box action spaces are supported, got {space}")
-    return int(np.prod(shape))
-
-
-def _numpy(x: Any) -> np.ndarray:
-    if isinstance(x, Tensor):
-        return x.detach().cpu().numpy()
-    return np.asarray(x)
-
-
-def _scalar(x: Any) -> Any:
-    """A one-value array, tensor or NumPy scalar as a Python scalar (else the array)."""
-    if type(x) in (bool, int, float):  # the usual terminated / truncated / reward
-        return x
-    if isinstance(x, np.generic):
-        return x.item()
-    arr = _numpy(x)
-    return arr.item() if arr.size == 1 else arr
-
-
-def _sub_info(info: dict[str, Any], j: int) -> dict[str, Any]:
-    """Sub-env ``j``'s entries of a vector-env info dict (keys whose ``_key`` mask is set)."""
-    out: dict[str, Any] = {}
-    for key, value in info.items():
-        if key.startswith("_"):
-            continue
-        mask = info.get(f"_{key}")
-        if mask is not None and not bool(_numpy(mask)[j]):
-            continue
-        if isinstance(value, dict):
-            out[key] = _sub_info(value, j)
-        else:
-            try:
-                out[key] = _scalar(value[j])
-            except (TypeError, IndexError):
-                out[key] = value
-    return out
-
-
-def _make_single(env: EnvLike, env_kwargs: dict[str, Any], render: bool) -> Any:
-    import gymnasium as gym
-
-    if isinstance(env, str):
-        kwargs = dict(env_kwargs)
-        if render and "render_mode" not in kwargs:
-            modes = gym.spec(env).kwargs.get("render_mode") or None
-            kwargs["render_mode"] = modes or _default_render_mode(env)
-        return gym.make(env, **kwargs)
-    if callable(env) and not isinstance(env, gym.Env):
-        return env()
-    return env
-
-
-def _default_render_mode(env_id: str) -> str | None:
-    import gymnasium as gym
-
-    env = gym.make(env_id)
-    modes = env.metadata.get("render_modes", [])
-    env.close()
-    if "human" in modes:
-        return "human"
-    return "rgb_array" if "rgb_array" in modes else None
-
-
-def _episode_targets(n_episodes: int, num_envs: int) -> list[list[int]]:
-    """Global episode indices per sub-env: sub-env j plays ``(n + j) // num_envs`` episodes,
-    consecutive indices (as in Stable-Baselines3, so short episodes are not favoured)."""
-    counts = [(n_episodes + j) // num_envs for j in range(num_envs)]
-    out, start = [], 0
-    for c in counts:
-        out.append(list(range(start, start + c)))
-        start += c
-    return out
-
-
-def _summarise(returns: list[float], lengths: list[int], extras: dict[str, list[float]]
-               ) -> dict[str, Any]:
-    r = np.asarray(returns, dtype=np.float64)
-    res: dict[str, Any] = {
-        "mean_reward": float(r.mean()) if r.size else float("nan"),
-        "std_reward": float(r.std()) if r.size else float("nan"),
-        "n_eval_episodes": int(r.size),
-        "episode_returns": [float(x) for x in r],
-        "episode_lengths": [int(x) for x in lengths],
-    }
-    for key, values in extras.items():
-        v = np.asarray(values, dtype=np.float64)
-        res[f"mean_{key}"] = float(v.mean()) if v.size else float("nan")
-        res[f"std_{key}"] = float(v.std()) if v.size else float("nan")
-        res[f"episode_{key}"] = [float(x) for x in v]
-    return res
-
-
-def _extras_from(info: dict[str, Any], info_keys: Sequence[str],
-                 info_fn: Callable[[dict[str, Any]], dict[str, float]] | None
-                 ) -> dict[str, float]:
-    out: dict[str, float] = {}
-    for key in info_keys:
-        if key not in info:
-            raise ValueError(f"info key {key!r} is not in the env's final info "
-                             f"(keys: {', '.join(sorted(info)) or 'none'})")
-        out[key] = float(_scalar(info[key]))
-    if info_fn is not None:
-        out.update({k: float(v) for k, v in info_fn(info).items()})
-    return out
-
-
-def evaluate(
-    agent: SpikingAgent,
-    env: EnvLike,
-    n_episodes: int = 10,
-    seed: int | None = 0,
-    *,
-    num_envs: int = 1,
-    render: bool = False,
-    options_fn: Callable[[int], dict[str, Any] | None] | None = None,
-    info_keys: Sequence[str] = (),
-    info_fn: Callable[[dict[str, Any]], dict[str, float]] | None = None,
-    env_kwargs: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """Run ``agent`` for ``n_episodes`` episodes and report returns (SB3 key names).
-
-    Args:
-        agent: the spiking agent.
-        env: a registered env id (``"goal_rl/ButtonFood-v0"``), a factory
-            ``() -> gym.Env``, a ``gym.Env`` instance (``num_envs = 1`` only) or a
-            ``gym.vector.VectorEnv`` (used as is; its size sets ``num_envs``).
-        n_episodes: episodes to play, >= 1.
-        seed: episode ``i`` is reset with ``seed + i`` (``None``: unseeded), so the
-            episodes are the same whatever ``num_envs`` is. (A ready-made vector env is
-            reset once with ``seed`` and then autoresets unseeded.)
-        num_envs: > 1 plays the episodes in a ``SyncVectorEnv`` of that many copies
-            (id or factory only); sub-env j plays ``(n_episodes + j) // num_envs``
-            consecutive episodes, as in SB3's ``evaluate_policy``.
-        render: call ``env.render()`` every step (single env); ``rgb_array`` frames of
-            the first episode are returned under ``"frames"``. An env id is made with its
-            ``human`` render mode if it has one, else ``rgb_array``.
-        options_fn: ``options_fn(i) -> dict | None``, reset options of episode ``i`` (e.g.
-            ``{"angle": angles[i]}``); not available with a ready-made vector env.
-        info_keys: keys of the final step's ``info`` to report per episode, e.g.
-            ``("score",)`` adds ``episode_score``, ``mean_score``, ``std_score``.
-        info_fn: ``info_fn(final_info) -> {name: value}``, more per-episode extras.
-        env_kwargs: keyword arguments for ``gym.make`` when ``env`` is an id.
-
-    Returns:
-        ``{"mean_reward", "std_reward", "n_eval_episodes", "episode_returns",
-        "episode_lengths", "wall_time_s", "steps_per_s"}`` plus the extras, all JSON-able.
-        Returns and lengths are listed by episode index.
-
-    Raises:
-        ValueError: the agent's input (output) size differs from the env's observation
-            (action) size (both sizes named), or a bad argument.
-
-    Neuron state and autoreset (vector envs): in ``NEXT_STEP`` mode (the Gymnasium 1.x
-    default) the step after ``terminated | truncated`` is the reset step whose
-    observation starts the next episode, so a sub-env's state is reset one step after
-    it reports done; in ``SAME_STEP`` mode the done step already returns the new
-    episode's first observation; with ``DISABLED`` this function resets the finished
-    sub-envs itself (``reset_mask``). Either way only that sub-env's state is reset.
-    """
-    import time
-
-
-    if isinstance(n_episodes, bool) or not isinstance(n_episodes, int | np.integer) \
-            or n_episodes < 1:
-        raise ValueError(f"n_episodes must be a positive integer, got {n_episodes!r}")
-    if isinstance(num_envs, bool) or not isinstance(num_envs, int | np.integer) or num_envs < 1:
-        raise ValueError(f"num_envs must be a positive integer, got {num_envs!r}")
-    env_kwargs = dict(env_kwargs or {})
-    t0 = time.perf_counter()
-    with closed_loop_threads(agent):
-        res = _evaluate_any(agent, env, int(n_episodes), seed, int(num_envs), render,
-                            options_fn, info_keys, info_fn, env_kwargs)
-    res["wall_time_s"] = time.perf_counter() - t0
-    res["steps_per_s"] = float(sum(res["episode_lengths"]) / max(res["wall_time_s"], 1e-9))
-    return res
-
-
-def _evaluate_any(agent: SpikingAgent, env: EnvLike, n_episodes: int, seed: int | None,
-                  num_envs: int, render: bool, options_fn: Any, info_keys: Sequence[str],
-                  info_fn: Any, env_kwargs: dict[str, Any]) -> dict[str, Any]:
-    import gymnasium as gym
-
-    if isinstance(env, gym.vector.VectorEnv):
-        if options_fn is not None:
-            raise ValueError("options_fn needs an env id or factory, not a ready-made vector "
-                             "env (its autoresets pass no options)")
-        res = _evaluate_vector(agent, env, None, n_episodes, seed, info_keys, info_fn)
-    elif num_envs == 1 or render:
-        res = _evaluate_single(agent, _make_single(env, env_kwargs, render), n_episodes, seed,
-                               render, options_fn, info_keys, info_fn,
-                               owned=not isinstance(env, gym.Env))
-    else:
-        if isinstance(env, gym.Env):
-            raise ValueError("num_envs > 1 needs an env id or a factory, not an env instance")
-        num_envs = min(int(num_envs), int(n_episodes))
-        schedule = _episode_targets(int(n_episodes), num_envs)
-
-        def factory(j: int) -> Callable[[], gym.Env]:
-            def make() -> gym.Env:
-                inner = gym.make(env, **env_kwargs) if isinstance(env, str) else env()
-                return _schedule(inner, schedule[j], seed, options_fn)
-            return make
-
-        venv = gym.vector.SyncVectorEnv([factory(j) for j in range(num_envs)])
-        try:
-            res = _evaluate_vector(agent, venv, schedule, n_episodes, None, info_keys, info_fn)
-        finally:
-            venv.close()
-    return res
-
-
-def _schedule(env: Any, episodes: Sequence[int], seed: int | None,
-              options_fn: Callable[[int], dict[str, Any] | None] | None) -> Any:
-    from goal_rl.envs.wrappers import EpisodeSchedule
-
-    return EpisodeSchedule(env, episodes, seed, options_fn)
-
-
-def _check_env_sizes(agent: SpikingAgent, obs_space: Any, act_space: Any, name: str) -> None:
-    agent.check_obs_size(obs_size(obs_space), f"the observation of env {name}")
-    n_act = action_size(act_space)
-    if n_act != agent.n_out:
-        raise ValueError(f"agent output size mismatch: the network has {agent.n_out} outputs "
-                         f"but env {name} takes {n_act} action values")
-
-
-def _env_name(env: Any) -> str:
-    spec = getattr(env, "spec", None)
-    return repr(spec.id) if spec is not None and getattr(spec, "id", None) else \
-        type(getattr(env, "unwrapped", env)).__name__
-
-
-def _space_bounds(agent: SpikingAgent, space: Any) -> tuple[Any, Any]:
-    """Clip to the action space when the agent has no bounds of its own (NumPy arrays for
-    a CPU agent, which acts in NumPy, else tensors on its device)."""
-    low = getattr(space, "low", None)
-    high = getattr(space, "high", None)
-    if low is None or high is None:
-        return None, None
-
-    def bound(b: Any) -> Any:
-        arr = np.asarray(b, dtype=np.float64).reshape(-1)
-        if _numpy_loop(agent):
-            return arr.astype(_NP_DTYPE[agent.dtype])
-        return torch.as_tensor(arr, device=agent.device, dtype=agent.dtype)
-
-    return (None if agent.action_low is not None else bound(low),
-            None if agent.action_high is not None else bound(high))
-
-
-def clip_actions(a: Any, lo: Any, hi: Any) -> Any:
-    """Clip a NumPy array or a tensor to optional bounds (``None``: that side unbounded);
-    the bounds broadcast against ``a`` and are of its kind (NumPy-compatible for arrays)."""
-    lib: Any = np if isinstance(a, np.ndarray) else torch
-    if lo is not None:
-        a = lib.maximum(a, lo)
-    if hi is not None:
-        a = lib.minimum(a, hi)
-    return a
-
-
-def _numpy_loop(agent: SpikingAgent) -> bool:
-    """Closed loops of a CPU agent run in NumPy (no torch dispatch per step)."""
-    return agent.device.type == "cpu"
-
-
-def _bound_act(agent: SpikingAgent) -> Callable[[Any, LIFState | None], Any]:
-    """``agent.act`` for a loop in which the agent's weights are not replaced and that
-    does not learn: a CPU agent's NumPy views are looked up once instead of at every step,
-    and its eligibility traces are not advanced (the actions are the same)."""
-    nv = agent._numpy_view()
-    if nv is None:
-        return agent.act
-
-    def act(obs: Any, state: LIFState | None) -> Any:
-        return agent._act_numpy(nv, obs, state, None, traces=False)
-
-    return act
-
-
-@contextlib.contextmanager
-def closed_loop_threads(agent: SpikingAgent) -> Iterator[None]:
-    """For closed loops of ``agent`` (a block of :meth:`SpikingAgent.act` calls): one torch
-    thread and single-threaded BLAS: per-step products are too small for
-    threads (the hand-offs cost more than they save)."""
-    from goal_rl.common.threads import single_thread_blas
-
-    with torch_threads(1, agent.device), single_thread_blas():
-        yield
-
-
-def _evaluate_single(agent: SpikingAgent, env: Any, n_episodes: int, seed: int | None,
-                     render: bool, options_fn: Any, info_keys: Sequence[str], info_fn: Any,
-                     owned: bool) -> dict[str, Any]:
-    from gymnasium.wrappers import NumpyToTorch
-
-    name = _env_name(env)
-    _check_env_sizes(agent, env.observation_space, env.action_space, name)
-    lo, hi = _space_bounds(agent, env.action_space)
-    act_shape = tuple(env.action_space.shape)
-    tenv = env if _numpy_loop(agent) else NumpyToTorch(env, device=agent.device)
-    act = _bound_act(agent)
-    returns: list[float] = []
-    lengths: list[int] = []
-    extras: dict[str, list[float]] = {}
-    frames: list[np.ndarray] = []
-    try:
-        for i in range(n_episodes):
-            options = options_fn(i) if options_fn is not None else None
-            obs, info = tenv.reset(seed=None if seed is None else int(seed) + i, options=options)
-            state = None
-            total, steps = 0.0, 0
-            while True:
-                a, state = act(obs.reshape(1, -1), state)
-                a = clip_actions(a, lo, hi)[0].reshape(act_shape)
-                obs, reward, terminated, truncated, info = tenv.step(a)
-                total += float(_scalar(reward))
-                steps += 1
-                if render:
-                    frame = env.render()
-                    if i == 0 and isinstance(frame, np.ndarray):
-                        frames.append(frame)
-                if bool(_scalar(terminated)) or bool(_scalar(truncated)):
-                    break
-            returns.append(total)
-            lengths.append(steps)
-            info_np = {k: _scalar(v) if not isinstance(v, dict) else v for k, v in info.items()}
-            for k, v in _extras_from(info_np, info_keys, info_fn).items():
-                extras.setdefault(k, []).append(v)
-    finally:
-        if owned:
-            env.close()
-    res = _summarise(returns, lengths, extras)
-    if frames:
-        res["frames"] = frames
-    return res
-
-
-def _evaluate_vector(agent: SpikingAgent, venv: Any, schedule: list[list[int]] | None,
-                     n_episodes: int, seed: int | None, info_keys: Sequence[str],
-                     info_fn: Any) -> dict[str, Any]:
-    from gymnasium.vector import AutoresetMode
-    from gymnasium.wrappers.vector import NumpyToTorch
-
-    n = int(venv.num_envs)
-    name = _env_name(venv)
-    _check_env_sizes(agent, venv.single_observation_space, venv.single_action_space, name)
-    lo, hi = _space_bounds(agent, venv.single_action_space)
-    mode = venv.metadata.get("autoreset_mode", AutoresetMode.NEXT_STEP)
-    mode = AutoresetMode(mode) if not isinstance(mode, AutoresetMode) else mode
-    if schedule is None:
-        schedule = _episode_targets(n_episodes, n)
-    targets = np.array([len(s) for s in schedule])
-    if mode == AutoresetMode.SAME_STEP:
-        from goal_rl.envs.wrappers import DropObjectInfos
-
-        venv = DropObjectInfos(venv)  # final_obs is an object array NumpyToTorch rejects
-    tenv = venv if _numpy_loop(agent) else NumpyToTorch(venv, device=agent.device)
-    obs, _ = tenv.reset(seed=seed)
-    state = None
-    episode_start = np.ones(n, dtype=bool)
-    counts = np.zeros(n, dtype=np.int64)
-    cur_ret = np.zeros(n)
-    cur_len = np.zeros(n, dtype=np.int64)
-    prev_done = np.zeros(n, dtype=bool)
-    by_index: dict[int, tuple[float, int, dict[str, float]]] = {}
-    act_shape = (n, *venv.single_action_space.shape)
-    while (counts < targets).any():
-        a, state = agent.act(obs.reshape(n, -1), state, episode_start)
-        a = clip_actions(a, lo, hi).reshape(act_shape)
-        obs, reward, terminated, truncated, info = tenv.step(a)
-        reward = _numpy(reward).astype(np.float64).reshape(n)
-        done = (_numpy(terminated) | _numpy(truncated)).astype(bool).reshape(n)
-        # which sub-envs really stepped (in NEXT_STEP mode, the ones done last time reset)
-        stepped = ~prev_done if mode == AutoresetMode.NEXT_STEP else np.ones(n, dtype=bool)
-        cur_ret += np.where(stepped, reward, 0.0)
-        cur_len += stepped
-        finished = np.flatnonzero(done & stepped)
-        for j in finished:
-            if counts[j] < targets[j]:
-                sub = _sub_info(info, int(j))
-                if mode == AutoresetMode.SAME_STEP and "final_info" in sub:
-                    sub = sub["final_info"]
-                ex = _extras_from(sub, info_keys, info_fn)
-                by_index[schedule[j][counts[j]]] = (float(cur_ret[j]), int(cur_len[j]), ex)
-                counts[j] += 1
-            cur_ret[j], cur_len[j] = 0.0, 0
-        if mode == AutoresetMode.NEXT_STEP:
-            # sub-envs that reported done on the previous step have just been reset: the
-            # observation of this step is their new episode's first one
-            episode_start = prev_done
-            prev_done = done
-        elif mode == AutoresetMode.SAME_STEP:
-            episode_start = done.copy()
-        else:  # DISABLED: reset the finished sub-envs ourselves
-            episode_start = done.copy()
-            if done.any():
-                obs, _ = tenv.reset(options={"reset_mask": done})
-    returns, lengths = [], []
-    extras: dict[str, list[float]] = {}
-    for i in sorted(by_index):
-        ret, length, ex = by_index[i]
-        returns.append(ret)
-        lengths.append(length)
-        for k, v in ex.items():
-            extras.setdefault(k, []).append(v)
-    return _summarise(returns, lengths, extras)

@@ -50,6 +50,7 @@ from goal_rl.engines.common import causal_filter
 from goal_rl.engines.readout import ridge_readout
 from goal_rl.learning.config import PADDING, CloneConfig, CloneTaskConfig
 from goal_rl.learning.demos import Demonstrations
+from goal_rl.learning.rollout import Expert
 
 __all__ = [
     "CloneConfig",
@@ -63,8 +64,6 @@ __all__ = [
     "load_demos_for",
     "make_windows",
     "open_loop_actions",
-    "rollout",
-    "stateless_expert",
 ]
 
 
@@ -215,7 +214,8 @@ def clone(
 
     from goal_rl.common.threads import torch_threads
     from goal_rl.engines.common import init_weights
-    from goal_rl.learning.agent import SpikingAgent, clip_actions
+    from goal_rl.learning.agent import SpikingAgent
+    from goal_rl.learning.rollout import clip_actions
     from goal_rl.model.lif import LIFParams
     from goal_rl.model.network import SpikingNetwork
 
@@ -362,7 +362,7 @@ def open_loop_actions(agent: Any, demos: Demonstrations) -> list[np.ndarray]:
     loop: its actions do not change the inputs)."""
     import torch
 
-    from goal_rl.learning.agent import clip_actions
+    from goal_rl.learning.rollout import clip_actions
 
     demos = _check_demos(demos)
     agent.check_obs_size(demos.obs_dim, "the demonstrations' observation")
@@ -383,126 +383,6 @@ def action_mse(agent: Any, demos: Demonstrations) -> float:
 
 
 # ------------------------------------------------------------------------------ DAgger
-Expert = Callable[[np.ndarray, Any], Any]
-
-
-def stateless_expert(fn: Callable[[np.ndarray], Any]) -> Expert:
-    """Adapt a batch expert ``fn(obs (B, obs_dim)) -> actions (B, act_dim)`` (e.g. an MLP
-    policy) to the per-step ``expert(obs, env)`` signature of :func:`dagger`/:func:`rollout`."""
-    def expert(obs: np.ndarray, env: Any) -> np.ndarray:
-        del env
-        return np.asarray(fn(np.asarray(obs, dtype=np.float32)[None]), dtype=np.float32)[0]
-    return expert
-
-
-def _make_env(env_factory: Any, env_kwargs: dict[str, Any] | None = None) -> Any:
-    import gymnasium as gym
-
-    if isinstance(env_factory, str):
-        return gym.make(env_factory, **(env_kwargs or {}))
-    if callable(env_factory):
-        return env_factory()
-    raise TypeError(f"env must be an env id or a factory, got {type(env_factory).__name__}")
-
-
-def rollout(
-    agent: Any,
-    env_factory: Any,
-    expert: Expert,
-    n_episodes: int,
-    seed: int,
-    *,
-    beta: float = 0.0,
-    options_fn: Callable[[int], dict[str, Any] | None] | None = None,
-    hint_fn: Callable[[np.ndarray, Any], Any] | None = None,
-    max_steps: int | None = None,
-    first_index: int = 0,
-) -> tuple[Demonstrations, list[dict[str, Any]]]:
-    """Let the agent act and the expert label every visited state (one DAgger round).
-
-    The episodes run in lockstep (the network on a batch of ``n_episodes`` trials, one env
-    per episode). At each step the env executes the expert's action with probability
-    ``beta`` (drawn per step and episode), else the agent's; the recorded label is always
-    the expert's action for the state.
-
-    Args:
-        agent: the :class:`~goal_rl.agent.SpikingAgent`.
-        env_factory: env id or ``() -> gym.Env`` (episodes must end by themselves, e.g.
-            through ``max_episode_steps``, or pass ``max_steps``).
-        expert: ``expert(obs (obs_dim,), env) -> action (act_dim,)``; the env is passed so a
-            state-based expert can read it (``env.unwrapped``). Wrap a batch policy with
-            :func:`stateless_expert`.
-        n_episodes: episodes to run.
-        seed: episode ``k`` (global index ``first_index + k``) resets with
-            ``seed + first_index + k`` and ``options_fn(first_index + k)``.
-        beta: probability of executing the expert's action.
-        hint_fn: ``hint_fn(obs, env) -> (H,)`` recorded with each label.
-        max_steps: optional cap on episode length.
-
-    Returns:
-        ``(demonstrations, infos)``: the labelled episodes (returns = the rewards actually
-        collected) and the final ``info`` of each episode.
-    """
-    from goal_rl.learning.agent import closed_loop_threads
-
-    if not 0.0 <= beta <= 1.0:
-        raise ValueError(f"beta must be in [0, 1], got {beta!r}")
-    with closed_loop_threads(agent):
-        return _rollout(agent, env_factory, expert, n_episodes, seed, beta, options_fn,
-                        hint_fn, max_steps, first_index)
-
-
-def _rollout(agent: Any, env_factory: Any, expert: Expert, n_episodes: int, seed: int,
-             beta: float, options_fn: Any, hint_fn: Any, max_steps: int | None,
-             first_index: int) -> tuple[Demonstrations, list[dict[str, Any]]]:
-    rng = np.random.default_rng(np.random.SeedSequence([int(seed), int(first_index), 7]))
-    envs = [_make_env(env_factory) for _ in range(n_episodes)]
-    obs_list, infos = [], []
-    for k, env in enumerate(envs):
-        i = first_index + k
-        o, info = env.reset(seed=int(seed) + i, options=options_fn(i) if options_fn else None)
-        obs_list.append(np.asarray(o, dtype=np.float32).ravel())
-        infos.append(info)
-    agent.check_obs_size(obs_list[0].size, "the env's observation")
-    alive = np.ones(n_episodes, dtype=bool)
-    rec_obs: list[list[np.ndarray]] = [[] for _ in envs]
-    rec_act: list[list[np.ndarray]] = [[] for _ in envs]
-    rec_hint: list[list[np.ndarray]] = [[] for _ in envs]
-    totals = np.zeros(n_episodes)
-    state = None
-    steps = 0
-    obs_now = np.stack(obs_list)
-    while alive.any():
-        a_agent, state = agent.act(obs_now, state)  # NumPy in, NumPy out
-        for k in np.flatnonzero(alive):
-            env = envs[k]
-            label = np.asarray(expert(obs_now[k], env), dtype=np.float32).ravel()
-            rec_obs[k].append(obs_now[k].copy())
-            rec_act[k].append(label)
-            if hint_fn is not None:
-                rec_hint[k].append(np.asarray(hint_fn(obs_now[k], env), np.float32).ravel())
-            action = label if (beta > 0 and rng.random() < beta) else a_agent[k]
-            action = action.reshape(env.action_space.shape).astype(env.action_space.dtype)
-            o, r, term, trunc, info = env.step(action)
-            totals[k] += float(r)
-            obs_now[k] = np.asarray(o, dtype=np.float32).ravel()
-            if term or trunc or (max_steps is not None and steps + 1 >= max_steps):
-                alive[k] = False
-                infos[k] = info
-        steps += 1
-    for env in envs:
-        env.close()
-    starts = np.cumsum([0] + [len(r) for r in rec_obs[:-1]])
-    demo = Demonstrations(
-        observations=np.concatenate([np.stack(r) for r in rec_obs]),
-        actions=np.concatenate([np.stack(r) for r in rec_act]),
-        episode_starts=starts,
-        hints=np.concatenate([np.stack(r) for r in rec_hint]) if hint_fn is not None else None,
-        returns=totals,
-    )
-    return demo, infos
-
-
 @dataclass
 class DaggerResult:
     """Outcome of :func:`dagger`.
@@ -554,13 +434,14 @@ def dagger(
     Round 0 trains on ``demos`` (or, if ``None``, on ``episodes_per_round`` expert episodes
     recorded here). Each later round r rolls out the current agent for
     ``episodes_per_round`` episodes with expert-action probability ``beta`` (a number, or
-    ``beta(r)``), has the expert label every visited state (:func:`rollout`), appends
-    those episodes to the data (:meth:`Demonstrations.concat`) and retrains from scratch
-    with the same config and seed. Every round's agent is evaluated; the best is kept.
+    ``beta(r)``), has the expert label every visited state
+    (:func:`~goal_rl.learning.dagger.labelled_rollout`), appends those episodes to the data
+    (:meth:`Demonstrations.concat`) and retrains from scratch with the same config and seed.
+    Every round's agent is evaluated; the best is kept.
 
     Args:
         env_factory: env id or ``() -> gym.Env``.
-        expert: ``expert(obs, env) -> action`` for any visited state (see :func:`rollout`).
+        expert: ``expert(obs, env) -> action`` for any visited state.
         config: clone settings.
         rounds: DAgger rounds after round 0.
         episodes_per_round: labelled episodes added per round.
@@ -580,8 +461,10 @@ def dagger(
     Returns:
         A :class:`DaggerResult`.
     """
-    from goal_rl.learning.agent import evaluate
+    from goal_rl.learning.dagger import labelled_rollout
     from goal_rl.learning.demos import record_demonstrations
+    from goal_rl.learning.evaluation import evaluate
+    from goal_rl.learning.rollout import make_env
 
     cfg = (config if config is not None else CloneConfig()).validate()
     check_int("rounds", rounds, 0)
@@ -593,7 +476,7 @@ def dagger(
             return evaluate(agent, env_factory, 10, seed + 10**6)
     next_index = 0
     if demos is None:
-        env = _make_env(env_factory)
+        env = make_env(env_factory)
         try:
             demos = record_demonstrations(env, expert, episodes_per_round, seed,
                                           max_steps=max_steps, hint_fn=hint_fn,
@@ -610,7 +493,7 @@ def dagger(
         b = 0.0
         if r > 0:
             b = float(beta_fn(r))
-            new, _ = rollout(agent, env_factory, expert,
+            new, _ = labelled_rollout(agent, env_factory, expert,
                              episodes_per_round, seed, beta=b, options_fn=options_fn,
                              hint_fn=hint_fn if data.hints is not None else None,
                              max_steps=max_steps, first_index=next_index)
@@ -655,8 +538,8 @@ class ExpertCloningTask:
     Args:
         name: task name (for messages and files).
         env_id: Gymnasium id, or a factory ``() -> gym.Env``.
-        expert: ``expert(obs, env) -> action`` (see :func:`rollout`; wrap a batch policy
-            with :func:`stateless_expert`).
+        expert: ``expert(obs, env) -> action`` (wrap a batch policy with
+            :func:`~goal_rl.learning.dagger.stateless_expert`).
         config: :class:`CloneTaskConfig`.
         hint_fn: optional ``hint_fn(obs, env) -> (H,)`` target-only inputs.
         options_fn: reset options of demonstration/DAgger episode ``i``.
@@ -685,7 +568,9 @@ class ExpertCloningTask:
 
     def make_env(self) -> Any:
         """A fresh env."""
-        return _make_env(self.env_id, self.env_kwargs)
+        from goal_rl.learning.rollout import make_env
+
+        return make_env(self.env_id, self.env_kwargs)
 
     def _factory(self) -> Any:
         return self.env_id if not isinstance(self.env_id, str) or not self.env_kwargs \
@@ -693,7 +578,7 @@ class ExpertCloningTask:
 
     def evaluate(self, agent: Any) -> dict[str, Any]:
         """Closed-loop evaluation on ``n_eval`` episodes (SB3 keys + ``info_keys`` extras)."""
-        from goal_rl.learning.agent import evaluate
+        from goal_rl.learning.evaluation import evaluate
 
         c = self.config
         return evaluate(agent, self._factory(), c.n_eval, c.eval_seed,
@@ -702,8 +587,8 @@ class ExpertCloningTask:
 
     def demonstrations(self) -> Demonstrations:
         """The training demonstrations: loaded from ``config.demos`` or recorded."""
-        from goal_rl.learning.agent import action_size, obs_size
         from goal_rl.learning.demos import record_demonstrations
+        from goal_rl.learning.rollout import action_size, obs_size
 
         c = self.config
         env = self.make_env()

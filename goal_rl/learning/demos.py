@@ -14,7 +14,7 @@ import csv
 import os
 import tempfile
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -229,6 +229,26 @@ class Demonstrations:
                 f"obs_dim={self.obs_dim}, act_dim={self.act_dim}, hints={hints}, "
                 f"returns={'None' if self.returns is None else 'yes'})")
 
+    @classmethod
+    def from_episodes(cls, episodes: Sequence[Any], actions: str = "label",
+                      hints: str = "hint") -> Demonstrations:
+        """Demonstrations from the episodes of :func:`goal_rl.learning.rollout.run_episodes`.
+
+        Each episode needs the ``"obs"`` record (``record_obs=True``) and the ``actions``
+        record (the labels); its ``hints`` record is used if the first episode has one.
+        The returns are the episodes' total rewards.
+        """
+        with_hints = hints in episodes[0].records
+        lengths = [ep.length for ep in episodes]
+        return cls(
+            observations=np.concatenate([ep.records["obs"] for ep in episodes]),
+            actions=np.concatenate([ep.records[actions] for ep in episodes]),
+            episode_starts=np.cumsum([0] + lengths[:-1]),
+            hints=np.concatenate([ep.records[hints] for ep in episodes]) if with_hints
+            else None,
+            returns=np.asarray([ep.total_reward for ep in episodes], dtype=np.float64),
+        )
+
     # ------------------------------------------------------------------ files
 
     def save(self, path: str | os.PathLike[str]) -> Path:
@@ -439,41 +459,8 @@ def record_demonstrations(
         :class:`Demonstrations` with observations and actions flattened to 1-D per step,
         hints if ``hint_fn`` was given, and ``returns`` = sum of rewards per episode.
     """
-    if isinstance(n_episodes, bool) or not isinstance(n_episodes, int | np.integer) \
-            or n_episodes < 1:
-        raise ValueError(f"n_episodes must be a positive integer, got {n_episodes!r}")
-    if max_steps is not None and max_steps < 1:
-        raise ValueError(f"max_steps must be >= 1 or None, got {max_steps}")
-    observations: list[np.ndarray] = []
-    actions: list[np.ndarray] = []
-    hints: list[np.ndarray] = []
-    starts: list[int] = []
-    returns: list[float] = []
-    for i in range(int(n_episodes)):
-        options = options_fn(i) if options_fn is not None else None
-        obs, _ = env.reset(seed=int(seed) + i, options=options)
-        starts.append(len(observations))
-        total = 0.0
-        steps = 0
-        while True:
-            action = expert(obs, env)
-            observations.append(np.asarray(obs, dtype=np.float32).ravel())
-            actions.append(np.asarray(action, dtype=np.float32).ravel())
-            if actions[-1].shape != actions[0].shape:
-                raise ValueError(f"expert returned {actions[-1].size} action values in "
-                                 f"episode {i}, step {steps}; earlier {actions[0].size}")
-            if hint_fn is not None:
-                hints.append(np.asarray(hint_fn(obs, env), dtype=np.float32).ravel())
-            obs, reward, terminated, truncated, _ = env.step(action)
-            total += float(reward)
-            steps += 1
-            if terminated or truncated or (max_steps is not None and steps >= max_steps):
-                break
-        returns.append(total)
-    return Demonstrations(
-        observations=np.stack(observations),
-        actions=np.stack(actions),
-        episode_starts=np.asarray(starts, dtype=np.int64),
-        hints=np.stack(hints) if hint_fn is not None else None,
-        returns=np.asarray(returns, dtype=np.float64),
-    )
+    from goal_rl.learning.rollout import ExpertPolicy, play
+
+    episodes = play(env, ExpertPolicy(expert, hint_fn), n_episodes, seed,
+                    options_fn=options_fn, max_steps=max_steps, record_obs=True)
+    return Demonstrations.from_episodes(episodes)

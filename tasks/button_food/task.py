@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from goal_rl.tasks.button_food.config import EXPERT_NAMES, TRAIN_ANGLES, ButtonFoodConfig
 
 __all__ = [
@@ -107,8 +108,9 @@ assert tuple(EXPERTS) == EXPERT_NAMES
 
 
 def _make_env() -> Any:
-    import goal_rl.envs  # noqa: F401  (registers goal_rl/ButtonFood-v0)
     import gymnasium as gym
+
+    import goal_rl.envs  # noqa: F401  (registers goal_rl/ButtonFood-v0)
 
     return gym.make(ENV_ID)
 
@@ -143,8 +145,7 @@ def evaluate_angles(agent: Any, angles: Sequence[float], *, num_envs: int = 120,
         (share of episodes whose score reached the food, ≈ 33.3).
     """
     import goal_rl.envs  # noqa: F401
-
-    from goal_rl.learning.agent import evaluate
+    from goal_rl.learning.evaluation import evaluate
 
     angles = [float(a) for a in angles]
     res = evaluate(agent, ENV_ID, len(angles), seed, num_envs=max(1, min(num_envs, len(angles))),
@@ -156,23 +157,19 @@ def evaluate_angles(agent: Any, angles: Sequence[float], *, num_envs: int = 120,
 
 
 def closed_loop_paths(agent: Any, angles: Sequence[float]) -> list[np.ndarray]:
-    """Agent positions ``(T_i + 1, 2)`` (start included) of one closed-loop episode per angle."""
+    """Agent positions ``(T_i + 1, 2)`` (start included) of one closed-loop episode per angle,
+    all episodes at once (seed 0 each)."""
+    from goal_rl.learning.rollout import AgentPolicy, run_episodes
+
     envs_ = [_make_env() for _ in angles]
-    obs = np.stack([e.reset(seed=0, options={"angle": float(a)})[0]
-                    for e, a in zip(envs_, angles)])
-    paths = [[e.unwrapped.agent.copy()] for e in envs_]
-    alive = np.ones(len(angles), dtype=bool)
-    state = None
-    while alive.any():
-        act, state = agent.act(obs, state)  # NumPy in, NumPy out
-        for k in np.flatnonzero(alive):
-            o, _, term, trunc, _ = envs_[k].step(act[k])
-            obs[k] = o
-            paths[k].append(envs_[k].unwrapped.agent.copy())
-            alive[k] = not (term or trunc)
-    for e in envs_:
-        e.close()
-    return [np.asarray(p) for p in paths]
+    try:
+        episodes = run_episodes(envs_, AgentPolicy(agent), [0] * len(envs_),
+                                options=[{"angle": float(a)} for a in angles],
+                                probes={"position": lambda env: env.unwrapped.agent.copy()})
+    finally:
+        for e in envs_:
+            e.close()
+    return [ep.records["position"] for ep in episodes]
 
 
 # ------------------------------------------------------------------------------ config

@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from goal_rl.tasks.walker.config import WalkerConfig, clone_config
 
 __all__ = [
@@ -77,6 +78,7 @@ def make_env(render_mode: str | None = None, fast: bool = True) -> Any:
     Gymnasium's own class. Either way the spec (id, 1,600-step limit) is the registered one.
     """
     import gymnasium as gym
+
     from goal_rl.envs.fast_walker import make_walker, reached_end
 
     class ReachedEnd(gym.Wrapper):
@@ -198,7 +200,7 @@ def evaluate_walker(agent: Any, n_episodes: int = 50, seed: int = 1000, *,
     ``n_eval_episodes``, ``episode_returns``, ``episode_lengths``, ``steps_per_s`` …) plus
     ``success_rate`` (share of episodes reaching the end) and ``mean_length`` (steps).
     """
-    from goal_rl.learning.agent import evaluate
+    from goal_rl.learning.evaluation import evaluate
 
     factory = (lambda: make_env("rgb_array")) if render else make_env
     res = evaluate(agent, factory, int(n_episodes), int(seed), num_envs=int(num_envs),
@@ -278,7 +280,8 @@ def train_walker(cfg: WalkerConfig, demos: Any = None, *, progress: bool = True,
         progress: tqdm bars.
         log: one-line progress messages (default: none).
     """
-    from goal_rl.learning.cloning import clone, rollout
+    from goal_rl.learning.cloning import clone
+    from goal_rl.learning.dagger import labelled_rollout
 
     cfg.validate()
     t0 = time.perf_counter()
@@ -314,7 +317,7 @@ def train_walker(cfg: WalkerConfig, demos: Any = None, *, progress: bool = True,
     for r in range(rounds + 1):
         t_round = time.perf_counter()
         if r > 0:
-            new, _ = rollout(agent, make_env, expert_fn, cfg.episodes_per_round,
+            new, _ = labelled_rollout(agent, make_env, expert_fn, cfg.episodes_per_round,
                              cfg.seed + 10_000, first_index=r * cfg.episodes_per_round,
                              hint_fn=hint_fn)
             data = _cap(data.concat(new), n_fixed, cfg.max_train_steps)
@@ -352,22 +355,16 @@ def agent_trace(agent: Any, expert: Callable[[np.ndarray, Any], np.ndarray] | No
     Returns ``agent_actions (T, 4)``, ``expert_actions (T, 4)`` (the expert's label for each
     visited state; NaN without an expert) and ``spikes (T, N)`` uint8.
     """
+    from goal_rl.learning.rollout import AgentPolicy, run_episodes
+
+    policy = AgentPolicy(agent, obs_dtype=np.float32, expert=expert, record_actions=True,
+                         record_spikes=True)
     env = make_env()
     try:
-        obs, _ = env.reset(seed=int(seed))
-        state = None
-        acts, labels, spikes = [], [], []
-        for _ in range(int(max_steps)):
-            a, state = agent.act(np.asarray(obs, np.float32)[None], state)
-            a_np = np.asarray(a[0], dtype=np.float32)
-            acts.append(a_np)
-            spikes.append(np.asarray(state.z[0]).astype(np.uint8))
-            labels.append(np.full(ACT_DIM, np.nan, np.float32) if expert is None
-                          else np.asarray(expert(obs, env), np.float32))
-            obs, _, terminated, truncated, _ = env.step(a_np)
-            if terminated or truncated:
-                break
+        (episode,) = run_episodes([env], policy, [int(seed)], max_steps=int(max_steps))
     finally:
         env.close()
-    return {"agent_actions": np.stack(acts), "expert_actions": np.stack(labels),
-            "spikes": np.stack(spikes)}
+    rec = episode.records
+    labels = rec["label"] if expert is not None else \
+        np.full((episode.length, ACT_DIM), np.nan, np.float32)
+    return {"agent_actions": rec["action"], "expert_actions": labels, "spikes": rec["spikes"]}
