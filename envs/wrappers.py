@@ -4,6 +4,7 @@
 its position in an evaluation, so that a run over a list of episodes gives the same
 episodes whether they are played one after another in a single env or spread over the
 sub-envs of a vector env (whose automatic resets pass no seed and no options).
+:class:`ReachedEnd` adds BipedalWalker's finish-line flag to every step's info.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 
 import gymnasium as gym
 
-__all__ = ["DropObjectInfos", "EpisodeSchedule"]
+__all__ = ["DropObjectInfos", "EpisodeSchedule", "ReachedEnd"]
 
 OptionsFn = Callable[[int], "dict[str, Any] | None"]
 
@@ -64,6 +65,25 @@ class EpisodeSchedule(gym.Wrapper):
             return self.env.reset(seed=seed, options=merged or None)
         self.episode_index = -1
         return self.env.reset(seed=seed, options=options or None)
+
+
+class ReachedEnd(gym.Wrapper):
+    """BipedalWalker (either class, see :mod:`goal_rl.envs.fast_walker`) whose step info
+    carries ``"reached_end"``: 1.0 when that step ended the episode at the finish line
+    (past the terrain's end, no fall), else 0.0. Nothing else changes."""
+
+    def __init__(self, env: gym.Env) -> None:
+        super().__init__(env)
+        from goal_rl.envs.fast_walker import reached_end  # Box2D: only when used
+
+        self._reached_end = reached_end
+
+    def step(self, action: Any) -> tuple[Any, Any, bool, bool, dict[str, Any]]:
+        """Step the walker; a copy of its info with ``"reached_end"`` added."""
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        info = dict(info)
+        info["reached_end"] = float(self._reached_end(self.env, terminated))
+        return obs, reward, terminated, truncated, info
 
 
 class DropObjectInfos(gym.vector.VectorWrapper):
