@@ -279,36 +279,36 @@ def evaluate_expert(
     ``success_rate`` is the share of episodes that reach the end of the terrain (the env
     terminates without a fall because the hull passed the finish line), as opposed to
     falling or being truncated at the 1600-step limit.  An expert with a ``reset()`` method
-    (the stateful heuristic) is reset before every episode.
+    (the stateful heuristic) is reset before every episode. The episodes run through
+    :func:`goal_rl.learning.rollout.play`, the package's one episode loop.
+
+    Returns:
+        ``mean_reward``, ``std_reward``, ``success_rate``, ``mean_length`` (steps),
+        ``n_eval_episodes``, ``seed``, and per episode ``episode_returns`` /
+        ``episode_lengths``.
+
+    Raises:
+        ValueError: ``n_episodes`` < 1, or an unknown expert name / unreadable file.
+        FileNotFoundError: no such expert file.
     """
-    from goal_rl.envs.fast_walker import make_walker, reached_end
+    from goal_rl.envs.fast_walker import make_walker
+    from goal_rl.envs.wrappers import ReachedEnd
+    from goal_rl.learning.rollout import ExpertPolicy, play
 
     if isinstance(expert, (str, os.PathLike)):
         expert = load_expert(expert)
     if int(n_episodes) < 1:
         raise ValueError(f"n_episodes must be >= 1, got {n_episodes}")
-    env = make_walker()  # steps equal to gym.make(ENV_ID)'s, bit for bit, and faster
-    returns: list[float] = []
-    lengths: list[int] = []
-    successes: list[bool] = []
+    policy = ExpertPolicy(lambda obs, env: np.asarray(expert(obs), dtype=np.float32),
+                          reset=getattr(expert, "reset", None))
+    env = ReachedEnd(make_walker())  # steps equal to gym.make(ENV_ID)'s, bit for bit, faster
     try:
-        for i in range(int(n_episodes)):
-            if hasattr(expert, "reset"):
-                expert.reset()
-            obs, _ = env.reset(seed=int(seed) + i)
-            total, steps = 0.0, 0
-            while True:
-                action = np.asarray(expert(obs), dtype=np.float32)
-                obs, reward, terminated, truncated, _ = env.step(action)
-                total += float(reward)
-                steps += 1
-                if terminated or truncated:
-                    break
-            returns.append(total)
-            lengths.append(steps)
-            successes.append(reached_end(env, terminated))
+        episodes = play(env, policy, int(n_episodes), int(seed))
     finally:
         env.close()
+    returns = [ep.total_reward for ep in episodes]
+    lengths = [ep.length for ep in episodes]
+    successes = [bool(ep.info["reached_end"]) for ep in episodes]
     r = np.asarray(returns)
     return {
         "mean_reward": float(r.mean()),

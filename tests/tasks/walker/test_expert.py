@@ -10,6 +10,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch
+
 from goal_rl.tasks.walker import expert as we
 from goal_rl.tasks.walker import expert_training as wt
 
@@ -120,6 +121,32 @@ def test_evaluate_expert_reports_success(expert):
     assert res["mean_reward"] > 280.0
     assert 500 < res["mean_length"] < 1600
     assert res["mean_reward"] == pytest.approx(np.mean(res["episode_returns"]))
+
+
+def test_evaluate_heuristic_resets_it_every_episode():
+    """The stateful heuristic is reset before every episode: its figures on seeds
+    1000..1003 are the ones measured when each episode ran with a fresh controller."""
+
+    class Counting(we.HeuristicExpert):
+        resets = 0
+
+        def reset(self) -> None:
+            Counting.resets += 1
+            super().reset()
+
+    h = Counting()
+    Counting.resets = 0
+    res = we.evaluate_expert(h, n_episodes=4, seed=1000)
+    assert Counting.resets == 4
+    assert res["episode_returns"] == pytest.approx(
+        [314.9522518427111, 12.852158220135607, 315.1755610649707, -23.694852041080594],
+        abs=1e-3)
+    assert res["episode_lengths"] == [1576, 621, 1555, 424]
+    assert res["success_rate"] == 0.5  # episodes 0 and 2 reach the end, 1 and 3 fall
+    assert we.evaluate_expert("heuristic", 4, 1000)["episode_returns"] == \
+        res["episode_returns"]
+    with pytest.raises(ValueError, match="n_episodes must be >= 1, got 0"):
+        we.evaluate_expert(h, n_episodes=0)
 
 
 def test_heuristic_expert_is_stateful_with_reset():
