@@ -7,10 +7,11 @@ tree statically and finds only ``goal_rl/``. When griffe has loaded the ``goal_r
 this extension visits every module under each mapped folder and attaches it at its installed
 path, so ``::: goal_rl.tasks.registry`` works in the API pages.
 
-It also adapts two docstring habits of the code base to the Markdown site and to griffe's
-Google-style parser: reStructuredText roles (``:func:`name```) become inline code, and an
-``Args:`` entry that documents several parameters at once (``target, output: (T, O)``)
-becomes one entry per parameter with the same text.
+It also adapts the reStructuredText habits of some docstrings to the Markdown site and to
+griffe's Google-style parser: roles (``:func:`name```) become inline code, ``.. math::``
+blocks and ``:math:`x``` become KaTeX math, simple tables (``=====  =====`` borders) become
+Markdown tables, and an ``Args:`` entry that documents several parameters at once
+(``target, output: (T, O)``) becomes one entry per parameter with the same text.
 
 The mapping is read from ``[tool.setuptools.package-dir]`` in ``pyproject.toml``: one source.
 """
@@ -32,6 +33,9 @@ else:  # pragma: no cover - Python 3.10
 _ROOT = Path(__file__).resolve().parent.parent
 _SECTION = re.compile(r"^(\s*)(?:Args|Arguments|Parameters|Params|Other Parameters):\s*$")
 _MULTI = re.compile(r"^(\s+)([A-Za-z_]\w*(?:\s*,\s*[A-Za-z_]\w*)+)(\s*\([^)]*\))?:(.*)$")
+_MATH_ROLE = re.compile(r":math:`([^`]+)`")
+_MATH_BLOCK = re.compile(r"^(\s*)\.\. math::\s*(.*)$")
+_BORDER = re.compile(r"^\s*=+(\s+=+)+\s*$")
 _ROLE = re.compile(r":(?:py:)?(?:func|class|mod|meth|attr|data|obj|exc|const):`(~?)([^`]+)`")
 
 
@@ -88,7 +92,9 @@ class PackageDirs(griffe.Extension):
 
     def on_object(self, *, obj: griffe.Object, loader: griffe.GriffeLoader, **kwargs: Any) -> None:
         if obj.docstring is not None:
-            text = _ROLE.sub(_role_to_code, obj.docstring.value)
+            text = _MATH_ROLE.sub(r"$\1$", obj.docstring.value)
+            text = _ROLE.sub(_role_to_code, text)
+            text = rst_tables(rst_math(text))
             obj.docstring.value = split_shared_params(text)
 
 
@@ -137,4 +143,83 @@ def split_shared_params(text: str) -> str:
             i += 1
         for name in (n.strip() for n in names.split(",")):
             out.append(f"{lead}{name}{kind or ''}:{''.join(block)}")
+    return "\n".join(out)
+
+
+def rst_math(text: str) -> str:
+    """``.. math::`` directives (the formula on the same line and/or indented below) →
+    ``$$ … $$`` display math; rows with ``&`` or ``\\\\`` are set in an ``aligned`` block."""
+    lines = text.splitlines()
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        m = _MATH_BLOCK.match(lines[i])
+        if m is None:
+            out.append(lines[i])
+            i += 1
+            continue
+        lead, first = len(m.group(1)), m.group(2).strip()
+        body = [first] if first else []
+        i += 1
+        while i < len(lines) and (not lines[i].strip() or _indent(lines[i]) > lead):
+            if not lines[i].strip() and body and (i + 1 >= len(lines)
+                                                  or _indent(lines[i + 1]) <= lead):
+                break
+            if lines[i].strip():
+                body.append(lines[i].strip())
+            i += 1
+        formula = "\n".join(body)
+        if "&" in formula or "\\\\" in formula:
+            formula = "\\begin{aligned}\n" + formula + "\n\\end{aligned}"
+        out.extend(["", "$$", formula, "$$", ""])
+    return "\n".join(out)
+
+
+def rst_tables(text: str) -> str:
+    """reStructuredText simple tables → Markdown tables.
+
+    Columns are read from the border line; a row whose first column is blank, or whose
+    other columns all are, continues the row above it. The rows between the first two
+    borders are the header.
+    """
+    lines = text.splitlines()
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        if not _BORDER.match(lines[i]):
+            out.append(lines[i])
+            i += 1
+            continue
+        border = lines[i]
+        spans = [(m.start(), m.end()) for m in re.finditer(r"=+", border)]
+        rows: list[list[str]] = []
+        n_border, header_rows = 1, 0
+        i += 1
+        while i < len(lines) and n_border < 3:
+            line = lines[i]
+            i += 1
+            if _BORDER.match(line):
+                n_border += 1
+                if n_border == 2:
+                    header_rows = len(rows)
+                continue
+            if not line.strip():
+                continue
+            cells = []
+            for k, (a, _end) in enumerate(spans):
+                end = spans[k + 1][0] if k + 1 < len(spans) else len(line)
+                cells.append(line[a:end].strip())
+            wraps = not cells[0] or not any(cells[1:])  # a cell continued on the next line
+            if rows and wraps and len(rows) != header_rows:
+                rows[-1] = [f"{old} {new}".strip() for old, new in zip(rows[-1], cells)]
+            else:
+                rows.append(cells)
+        head = rows[:header_rows] or [[""] * len(spans)]
+        header = [" ".join(c).strip() for c in zip(*head)]
+        out.append("")
+        out.append("| " + " | ".join(header) + " |")
+        out.append("|" + "---|" * len(spans))
+        for row in rows[header_rows:]:
+            out.append("| " + " | ".join(row) + " |")
+        out.append("")
     return "\n".join(out)
