@@ -1,5 +1,5 @@
 """Backend-independent parts of GOAL (NumPy only, no torch): weight initialisation,
-feedback columns, exponential-filter kernels and the per-epoch metric record.
+feedback draws, the causal filter and the per-epoch metric record.
 
 Every random number of a run is drawn here from NumPy generators, so the torch and NumPy
 backends start from the same weights and draw the same feedback columns for a seed.
@@ -60,6 +60,21 @@ def feedback_columns(w_out: np.ndarray, n_cols: int, rng: np.random.Generator) -
     return np.concatenate([w_out.T, extra], axis=1)
 
 
+def draw_feedback(w_out: np.ndarray, rank: int | None, rng: np.random.Generator
+                  ) -> tuple[np.ndarray | None, float]:
+    """Draw one network's feedback from its readout ``w_out (O, N)`` (float64).
+
+    Rank R: ``(Q, 0.0)`` with ``Q = B[:, :R] (N, R)`` (:func:`feedback_columns`; for
+    ``R < O`` the first R readout rows). LTTS (``rank=None``): ``(None, c)``, the diagonal
+    feedback's scale ``c = mean_i Σ_j B_ij²`` of a full ``N × N`` matrix ``B``. Consumes
+    ``rng`` exactly as :func:`feedback_columns` does; both engines draw through here.
+    """
+    if rank is None:
+        B = feedback_columns(w_out, w_out.shape[1], rng)
+        return None, float(np.mean(np.sum(B * B, axis=1)))
+    return feedback_columns(w_out, rank, rng), 0.0
+
+
 def min_rank(cfg: GoalConfig, low_rank: bool) -> int:
     """Smallest feedback rank an engine accepts: O, or 1 with ``low_rank`` (spike-level
     feedback only; output-level feedback needs every output, so it keeps O)."""
@@ -85,7 +100,8 @@ class History:
 
 def convergence_epoch(mse: np.ndarray, tol: float = 0.1) -> np.ndarray:
     """First epoch index e such that ``|mse[e:] - mse[-1]| <= tol·mse[-1]`` for all later
-    epochs (SPEC §2.6 decision). ``mse`` is ``(E,)`` or ``(E, K)``; returns ``()`` or ``(K,)``.
+    epochs (a run has converged once its error stays within a ±``tol`` band around the final
+    value). ``mse`` is ``(E,)`` or ``(E, K)``; returns ``()`` or ``(K,)``.
     """
     mse = np.asarray(mse, dtype=np.float64)
     if mse.shape[0] == 0:

@@ -1,7 +1,10 @@
-"""Pure-NumPy GOAL engine (SPEC §1–§2), no torch import.
+"""Pure-NumPy GOAL engine (the LIF network and the GOAL rule, see docs/model.md), no torch
+import.
 
 Same maths, same configuration, same initial weights and feedback draws as the torch
-engine :class:`goal_rl.goal.GoalBatch`, for one network running M trials (arrays ``(T, M, ·)``).
+engine :class:`~goal_rl.engines.torch_batch.GoalBatch`, for one network running M trials
+(arrays ``(T, M, ·)``); both are tested against the plain reference of
+:mod:`goal_rl.engines.rule`.
 It serves as an independent oracle for the torch code and, because NumPy's per-call
 overhead is a fraction of torch's, as the fastest engine for a single network on a CPU.
 
@@ -22,31 +25,77 @@ from __future__ import annotations
 
 import contextlib
 import math
-import time
-from collections.abc import Callable, Sequence
 
 import numpy as np
 
 from goal_rl.common.threads import single_thread_blas
 from goal_rl.config import GoalConfig, check_rank
-from goal_rl.engines.common import History, feedback_columns, filter_matrix_np, min_rank
+from goal_rl.engines.common import (
+    causal_filter,
+    draw_feedback,
+    filter_matrix_np,
+    min_rank,
+)
+from goal_rl.engines.readout import relative_ridge
+from goal_rl.engines.training import EpochLoop
+
+__all__ = ["NumpyGoal"]
 
 _DTYPES = {"float32": np.float32, "float64": np.float64}
 
 
-class NumpyGoal:
+def _fold_rows(M: int, N: int) -> int:
+    """Buffered update rows held before a fold into ``W_rec`` (M trials, N units).
+
+    The buffered product costs ~ M·rows·N per step and a fold N²·rows once. A single trial
+    (T ≤ N steps) never folds; with many trials folding every second step was fastest
+    (N = 500, M = 120: 0.82 s per epoch, 1.15 s folding every step, 0.87 s every N rows,
+    9.9 s never)."""
+    return max(M, N) if M < 16 else 2 * M
+
+
+def _sigmoid_slope(v: np.ndarray, out: np.ndarray, tmp: np.ndarray) -> None:
+    """``out = σ(v) − σ(v)²``, the surrogate slope, in place (``tmp`` a scratch buffer)."""
+    np.negative(v, out=out)
+    np.exp(out, out=out)
+    out += 1.0
+    np.reciprocal(out, out=out)
+    np.multiply(out, out, out=tmp)
+    np.subtract(out, tmp, out=out)
+
+
+def _error_rows(g: np.ndarray, P_t: np.ndarray, sh: np.ndarray, Q: np.ndarray | None,
+                QT: np.ndarray | None, c: float, tmp: np.ndarray) -> None:
+    """``g = P_t − c ŝ − ŝ Q Qᵀ`` (rows ``(M, N)``) in place: the error ``D (s̄* − ŝ)`` with
+    ``P = D s̄*`` precomputed (``tmp`` a scratch buffer)."""
+    if Q is not None:
+        np.subtract(P_t, (sh @ Q) @ QT, out=g)
+    else:
+        g[...] = P_t
+    if c:
+        np.multiply(sh, c, out=tmp)
+        g -= tmp
+
+
+class NumpyGoal(EpochLoop):
     """One network trained with GOAL on M trials; the NumPy twin of ``GoalBatch`` (K = 1).
+
+    Training (:meth:`train`, :meth:`train_recurrent`) comes from
+    :class:`~goal_rl.engines.training.EpochLoop`.
 
     Args:
         cfg: shared settings.
-        weights: dict from :func:`goal_rl.core.init_weights`.
+        weights: dict from :func:`~goal_rl.engines.common.init_weights`.
         rank: feedback rank R or ``None`` (LTTS).
         tau_star: target timescale in dt.
         rng: generator for the feedback columns.
         dtype: ``"float32"`` or ``"float64"`` (default ``cfg.dtype``).
         low_rank: also accept ``1 <= R < O`` (spike-level feedback only): the feedback is
-            then the first R columns of ``W_outᵀ`` (see :func:`feedback_columns`).
+            then the first R columns of ``W_outᵀ``
+            (:func:`~goal_rl.engines.common.feedback_columns`).
     """
+
+    K = 1  # networks (always one; the torch engine holds K)
 
     def __init__(self, cfg: GoalConfig, weights: dict[str, np.ndarray], rank: int | None,
                  tau_star: float, rng: np.random.Generator, dtype: str | None = None, *,
@@ -100,21 +149,29 @@ class NumpyGoal:
             self.teacher_current = self.teacher_current + np.asarray(hints, f) @ self.w_hint.T
         self._L_out = filter_matrix_np(self.T, self.beta_o, f)
 
-    def _filter(self, z: np.ndarray, b: float) -> np.ndarray:
-        T = z.shape[0]
-        return (filter_matrix_np(T, b, self.dtype) @ z.reshape(T, -1)).reshape(z.shape)
-
     # ---------------------------------------------------------------- simulation
     def simulate(self, current: np.ndarray, learn: dict | None = None,
                  out: np.ndarray | None = None) -> np.ndarray:
         """Run from the initial state on ``current (T, M, N)``; with ``learn`` apply the online
         update to ``w_rec`` (folded in at the end) and, with ``learn["eta_in"]``, the epoch's
         update to ``w_in`` (``current`` must then be ``x_current``). Returns spikes
-        ``(T, M, N)``."""
-        cfg = self.cfg
-        T, M, N = current.shape
-        f = self.dtype
+        ``(T, M, N)`` (written into ``out`` if given)."""
+        M, N = current.shape[1], current.shape[2]
         Z = out if out is not None else np.empty_like(current)
+        # one BLAS thread unless the products are big (M·N² ≥ 1e8: a walker clone with
+        # N = 1000 on ~120 trials runs an epoch in 2.0 s with two threads, 3.4 s with one)
+        blas = contextlib.nullcontext() if M * N * N >= 1e8 else single_thread_blas()
+        with blas, np.errstate(over="ignore"):
+            if learn is None:
+                return self._free_run(current, Z)
+            return self._learning_epoch(current, learn, Z)
+
+    def _free_run(self, current: np.ndarray, Z: np.ndarray) -> np.ndarray:
+        """The LIF network without learning (hot kernel: the LIF step of
+        :func:`goal_rl.model.lif.lif_step` fused into in-place NumPy operations)."""
+        cfg = self.cfg
+        M, N = current.shape[1], current.shape[2]
+        f = self.dtype
         bm, bs = self.beta_m, self.beta_s
         cbm, cbs, rho, theta = 1 - bm, 1 - bs, cfg.reset, cfg.theta
         v = np.full((M, N), cfg.v0, dtype=f)
@@ -122,106 +179,98 @@ class NumpyGoal:
         s = np.zeros_like(z)
         tmp = np.empty_like(z)
         cur = np.empty_like(z)
+        W0T = self.w_rec.T
+        mul, matmul, greater = np.multiply, np.matmul, np.greater
+        for t in range(current.shape[0]):
+            s *= bs
+            mul(z, cbs, out=tmp)
+            s += tmp
+            matmul(s, W0T, out=cur)
+            cur += current[t]
+            v *= bm
+            cur *= cbm
+            v += cur
+            mul(z, rho, out=tmp)
+            v += tmp
+            z = Z[t]
+            greater(v, theta, out=z, casting="unsafe")
+        return Z
+
+    def _learning_epoch(self, current: np.ndarray, learn: dict, Z: np.ndarray) -> np.ndarray:
+        """One epoch of the LIF network with the online update (hot kernel).
+
+        The LIF step and the rule of :mod:`goal_rl.engines.rule` fused into in-place NumPy
+        operations on preallocated buffers, with the updates buffered as rows ``A``, ``E``
+        and folded into ``W_rec`` (module docstring). It stays one loop: a step is ~25 NumPy
+        calls of a few µs, and each helper call would add Python overhead to every step.
+        The error and the surrogate slope are helpers (:func:`_error_rows`,
+        :func:`_sigmoid_slope`).
+        """
+        cfg = self.cfg
+        T, M, N = current.shape
+        f = self.dtype
+        bm, bs, cbm, theta = self.beta_m, self.beta_s, 1 - self.beta_m, cfg.theta
+        P, c, Q, bst = learn["P"], learn["c"], learn["Q"], learn["beta_star"]
+        eta, eta_in = learn["eta"], learn.get("eta_in", 0.0)
+        rec = eta != 0  # W_rec learns (the rows A are kept for W_in even when not)
+        # [s, ŝ, ṽ] are advanced together right after each spike, with ṽ = β_m v + ρ z
+        # (the decayed, reset membrane); v itself is then ṽ + (1-β_m)(W s + x).
+        S = np.zeros((3, M, N), dtype=f)
+        s, sh, vt = S[0], S[1], S[2]
+        vt[...] = bm * cfg.v0
+        decay = np.array([bs, bst, bm], dtype=f).reshape(3, 1, 1)
+        gain = np.array([1 - bs, 1 - bst, cfg.reset], dtype=f).reshape(3, 1, 1)
+        tmp3 = np.empty_like(S)
+        tmp, cur, p = np.empty((M, N), dtype=f), np.empty((M, N), dtype=f), np.empty((M, N), f)
+        Xs = current * f(cbm)
         W0 = self.w_rec
-        W0T = W0.T
-        mul, sub, matmul, greater = np.multiply, np.subtract, np.matmul, np.greater
-        # one BLAS thread unless the products are big (M·N² ≥ 1e8: a walker clone with
-        # N = 1000 on ~120 trials runs an epoch in 2.0 s with two threads, 3.4 s with one)
-        blas = contextlib.nullcontext() if M * N * N >= 1e8 else single_thread_blas()
-        with blas, np.errstate(over="ignore"):
-            if learn is None:
-                for t in range(T):
-                    s *= bs
-                    mul(z, cbs, out=tmp)
-                    s += tmp
-                    matmul(s, W0T, out=cur)
-                    cur += current[t]
-                    v *= bm
-                    cur *= cbm
-                    v += cur
-                    mul(z, rho, out=tmp)
-                    v += tmp
-                    z = Z[t]
-                    greater(v, theta, out=z, casting="unsafe")
-                return Z
-            P, c, Q = learn["P"], learn["c"], learn["Q"]
-            bst = learn["beta_star"]
-            eta = learn["eta"]
-            eta_in = learn.get("eta_in", 0.0)
-            rec = eta != 0  # W_rec learns (the rows A are kept for W_in even when not)
-            # [s, ŝ, ṽ] are advanced together right after each spike, with ṽ = β_m v + ρ z
-            # (the decayed, reset membrane); v itself is then ṽ + (1-β_m)(W s + x).
-            S = np.zeros((3, M, N), dtype=f)
-            s, sh, vt = S[0], S[1], S[2]
-            vt[...] = bm * cfg.v0
-            decay = np.array([bs, bst, bm], dtype=f).reshape(3, 1, 1)
-            gain = np.array([cbs, 1 - bst, rho], dtype=f).reshape(3, 1, 1)
-            tmp3 = np.empty_like(S)
-            Xs = current * f(cbm)
-            Ws = W0 * f(cbm)  # (1-β_m) W_0
-            WsT = Ws.T
-            p = np.empty_like(z)
-            A = np.zeros(((T + 1) * M, N), dtype=f)  # rows (1-β_m) η g σ'(v)
-            E = np.zeros(((T + 1) * M, N), dtype=f)  # rows: eligibility e_t (row block 0 = 0)
-            dacc = np.zeros(N, dtype=f)  # Σ a ⊙ e: the diagonal that must stay zero
-            QT = Q.T if Q is not None else None
-            scale = f((eta if rec else 1.0) * cbm)
-            # rows held before a fold: the buffered product costs ~ M·rows·N per step and a
-            # fold N²·rows once. A single trial (T ≤ N steps) never folds; with many trials
-            # folding every second step was fastest (N = 500, M = 120: 0.82 s per epoch,
-            # 1.15 s folding every step, 0.87 s every N rows, 9.9 s never)
-            fold_rows = max(M, N) if M < 16 else 2 * M
-            j0 = 0  # first buffered row (block 0 holds the previous e)
-            for t in range(T):
-                j = t * M
-                a_t, e_t = A[j + M:j + 2 * M], E[j + M:j + 2 * M]
-                # e_t = β_m e_{t-1} + (1-β_m) s_t
-                mul(E[j:j + M], bm, out=e_t)
-                mul(s, cbm, out=tmp)
-                e_t += tmp
-                if rec and j - j0 >= fold_rows:
-                    Ws += A[j0 + M:j + M].T @ E[j0 + M:j + M]
-                    np.fill_diagonal(Ws, 0.0)
-                    dacc[...] = 0.0
-                    j0 = j
-                matmul(s, WsT, out=cur)
-                if rec and j > j0:
-                    cur += (s @ E[j0 + M:j + M].T) @ A[j0 + M:j + M]
-                    mul(s, dacc, out=tmp)
-                    cur -= tmp
-                cur += Xs[t]
-                vt += cur  # now the membrane v_{t+1}
-                z = Z[t]
-                greater(vt, theta, out=z, casting="unsafe")
-                # σ'(v) = σ(v) − σ(v)²
-                np.negative(vt, out=p)
-                np.exp(p, out=p)
-                p += 1.0
-                np.reciprocal(p, out=p)
-                mul(p, p, out=tmp)
-                sub(p, tmp, out=p)
-                # advance s, ŝ, ṽ with the new spikes
-                S *= decay
-                mul(gain, z, out=tmp3)
-                S += tmp3
-                # g = P_t − c ŝ − Q Qᵀ ŝ, scaled by η (1-β_m) σ'(v)
-                if Q is not None:
-                    sub(P[t], (sh @ Q) @ QT, out=a_t)
-                else:
-                    a_t[...] = P[t]
-                if c:
-                    mul(sh, c, out=tmp)
-                    a_t -= tmp
-                p *= scale
-                a_t *= p
-                mul(a_t, e_t, out=tmp)
-                dacc += tmp.sum(axis=0) if M > 1 else tmp[0]
-            if rec:
-                Ws += A[j0 + M:].T @ E[j0 + M:]
+        Ws = W0 * f(cbm)  # (1-β_m) W_0
+        WsT = Ws.T
+        A = np.zeros(((T + 1) * M, N), dtype=f)  # rows (1-β_m) η g σ'(v)
+        E = np.zeros(((T + 1) * M, N), dtype=f)  # rows: eligibility e_t (row block 0 = 0)
+        dacc = np.zeros(N, dtype=f)  # Σ a ⊙ e: the diagonal that must stay zero
+        QT = Q.T if Q is not None else None
+        scale = f((eta if rec else 1.0) * cbm)
+        fold_rows = _fold_rows(M, N)
+        j0 = 0  # first buffered row (block 0 holds the previous e)
+        mul, matmul, greater = np.multiply, np.matmul, np.greater
+        for t in range(T):
+            j = t * M
+            a_t, e_t = A[j + M:j + 2 * M], E[j + M:j + 2 * M]
+            # e_t = β_m e_{t-1} + (1-β_m) s_t
+            mul(E[j:j + M], bm, out=e_t)
+            mul(s, cbm, out=tmp)
+            e_t += tmp
+            if rec and j - j0 >= fold_rows:
+                Ws += A[j0 + M:j + M].T @ E[j0 + M:j + M]
                 np.fill_diagonal(Ws, 0.0)
-                W0[...] = Ws / f(cbm)
-            if eta_in:
-                self._learn_inputs(A[M:], eta_in / float(scale))
+                dacc[...] = 0.0
+                j0 = j
+            matmul(s, WsT, out=cur)
+            if rec and j > j0:
+                cur += (s @ E[j0 + M:j + M].T) @ A[j0 + M:j + M]
+                mul(s, dacc, out=tmp)
+                cur -= tmp
+            cur += Xs[t]
+            vt += cur  # now the membrane v_{t+1}
+            z = Z[t]
+            greater(vt, theta, out=z, casting="unsafe")
+            _sigmoid_slope(vt, p, tmp)
+            # advance s, ŝ, ṽ with the new spikes
+            S *= decay
+            mul(gain, z, out=tmp3)
+            S += tmp3
+            _error_rows(a_t, P[t], sh, Q, QT, c, tmp)
+            p *= scale
+            a_t *= p
+            mul(a_t, e_t, out=tmp)
+            dacc += tmp.sum(axis=0) if M > 1 else tmp[0]
+        if rec:
+            Ws += A[j0 + M:].T @ E[j0 + M:]
+            np.fill_diagonal(Ws, 0.0)
+            W0[...] = Ws / f(cbm)
+        if eta_in:
+            self._learn_inputs(A[M:], eta_in / float(scale))
         return Z
 
     def _feedforward(self, out: np.ndarray | None = None) -> np.ndarray:
@@ -250,7 +299,7 @@ class NumpyGoal:
     def internal_targets(self) -> np.ndarray:
         """Spikes of the untrained network driven by the teacher, ``z* (T, M, N)``."""
         self.z_star = self.simulate(self.teacher_current)
-        self.r_star = self._filter(self.z_star, self.beta_o)
+        self.r_star = causal_filter(self.z_star, self.beta_o)
         return self.z_star
 
     # ---------------------------------------------------------------- readout
@@ -262,9 +311,8 @@ class NumpyGoal:
         Yr = np.einsum("tmo,tmn->on", y, r) / M
         with single_thread_blas():
             if self.cfg.readout == "ridge":
-                N = C.shape[0]
-                lam = self.cfg.ridge * max(float(np.mean(np.diag(C))), 1e-12)
-                w_out = np.linalg.solve(C + lam * np.eye(N, dtype=C.dtype), Yr.T).T
+                lam = relative_ridge(C, self.cfg.ridge)
+                w_out = np.linalg.solve(C + lam * np.eye(C.shape[0], dtype=C.dtype), Yr.T).T
             else:
                 w_out = self.w_out.copy()
                 lr = self.cfg.out_lr
@@ -277,22 +325,17 @@ class NumpyGoal:
     # ---------------------------------------------------------------- feedback
     def build_feedback(self) -> dict:
         """Draw the feedback and precompute ``P``, ``c``, ``Q`` (consumes ``rng``)."""
-        N, O = self.n_rec, self.w_out.shape[0]
         f = self.dtype
-        w_out = self.w_out.astype(np.float64)
         bst = math.exp(-1.0 / self.tau_star)
-        s_bar = self._filter(self.z_star, bst)
-        c = 0.0
-        Q = None
-        if self.rank is None:
-            B = feedback_columns(w_out, N, self.rng)
-            c = float(np.mean(np.sum(B * B, axis=1)))
+        s_bar = causal_filter(self.z_star, bst)
+        Q, c = draw_feedback(self.w_out.astype(np.float64), self.rank, self.rng)
+        if Q is None:
             P = c * s_bar
         else:
-            Q = feedback_columns(w_out, self.rank, self.rng).astype(f)
+            Q = Q.astype(f)
             if self.cfg.feedback == "out":
                 Y = s_bar @ Q
-                Y[..., :O] = self.y_star
+                Y[..., :self.w_out.shape[0]] = self.y_star
                 P = Y @ Q.T
             else:
                 P = (s_bar @ Q) @ Q.T
@@ -300,7 +343,7 @@ class NumpyGoal:
                       "eta": self.cfg.eta, "eta_in": self.cfg.inp_lr}
         return self.learn
 
-    # ---------------------------------------------------------------- training
+    # ---------------------------------------------------------------- metrics
     def metrics(self, Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """MSE ``(1,)`` (mean over T, M, O) and ΔZ ``(1,)`` of a raster ``(T, M, N)``."""
         y = self.output(Z)
@@ -314,55 +357,12 @@ class NumpyGoal:
         T = Z.shape[0]
         return (self._L_out @ (Z @ self.w_out.T).reshape(T, -1)).reshape(self.y_star.shape)
 
-    def train(self, epochs: int, progress: bool | Callable = True, desc: str = "GOAL"
-              ) -> History:
-        """Targets → readout → feedback → ``epochs`` online epochs."""
-        t0 = time.perf_counter()
-        self.internal_targets()
-        readout_mse = self.fit_readout()
-        self.build_feedback()
-        hist = self.train_recurrent(epochs, progress=progress, desc=desc)
-        hist.readout_mse = readout_mse
-        hist.wall_time_s = time.perf_counter() - t0
-        return hist
+    # ---------------------------------------------------------------- EpochLoop hooks
+    def _empty_raster(self) -> np.ndarray:
+        return np.empty_like(self.x_current)
 
-    def train_recurrent(self, epochs: int, progress: bool | Callable = True,
-                        desc: str = "GOAL") -> History:
-        """``epochs`` free-running epochs with the online update; metrics per epoch."""
-        t0 = time.perf_counter()
-        Z = np.empty_like(self.x_current)
-        mse_all = np.zeros((epochs, 1))
-        dz_all = np.zeros((epochs, 1))
-        bar = None
-        if progress is True:
-            from tqdm.auto import tqdm
-            bar = tqdm(total=epochs, desc=desc, unit="ep", dynamic_ncols=True)
-        every = max(1, epochs // 100)
-        for ep in range(epochs):
-            if self.cfg.resample and ep > 0:
-                self.build_feedback()
-            self.simulate(self.x_current, learn=self.learn, out=Z)
-            mse, dz = self.metrics(Z)
-            mse_all[ep], dz_all[ep] = mse, dz
-            if (ep + 1) % every == 0 or ep + 1 == epochs:
-                if bar is not None:
-                    bar.update(ep + 1 - bar.n)
-                    bar.set_postfix(mse=f"{mse[0]:.4g}", dz=f"{dz[0]:.0f}")
-                elif callable(progress):
-                    progress(ep + 1, mse, dz)
-        if bar is not None:
-            bar.close()
-        self.z = Z
-        return History(readout_mse=np.zeros(1), mse=mse_all, dz=dz_all,
-                       wall_time_s=time.perf_counter() - t0)
+    def _metric_buffer(self, epochs: int) -> np.ndarray:
+        return np.zeros((epochs, 1))
 
-
-def run_numpy_networks(cfg: GoalConfig, problems: Sequence[tuple], ranks: Sequence[int | None],
-                       tau_stars: Sequence[float]) -> list[History]:
-    """Train several networks one after the other (the NumPy counterpart of a batch)."""
-    out = []
-    for (weights, x, y, rng), rank, ts in zip(problems, ranks, tau_stars):
-        net = NumpyGoal(cfg, weights, rank, ts, rng)
-        net.set_task(x[:, None, :], y[:, None, :])
-        out.append(net.train(cfg.epochs_rec, progress=False))
-    return out
+    def _to_numpy(self, a: np.ndarray) -> np.ndarray:
+        return a

@@ -1,4 +1,4 @@
-r"""Recurrent leaky integrate-and-fire dynamics (SPEC §1) as pure functions.
+r"""Recurrent leaky integrate-and-fire dynamics as pure functions (the model: docs/model.md).
 
 One step from ``t`` to ``t+1``, with :math:`\beta_\tau = e^{-dt/\tau}`:
 
@@ -14,6 +14,10 @@ One step from ``t`` to ``t+1``, with :math:`\beta_\tau = e^{-dt/\tau}`:
 Shapes are batch-first inside a step: states are ``(..., N)``; ``W_rec`` is ``(N, N)`` (shared)
 or ``(K, N, N)`` with states ``(K, M, N)`` (K independent networks, M trials each).
 Time constants are in units of dt. Device and dtype follow the tensors passed in.
+
+:func:`lif_step` is the reference step: the engines' fused kernels
+(:mod:`goal_rl.engines`) are tested against it, and :class:`goal_rl.model.network.SpikingNetwork`
+runs it. The learning rule's reference is :mod:`goal_rl.engines.rule`.
 """
 
 from __future__ import annotations
@@ -112,7 +116,11 @@ def exp_filter(z: Tensor, b: float | Tensor) -> Tensor:
     """Causal exponential filter along time: ``r_t = b r_{t-1} + (1-b) z_t``, ``r_{-1} = 0``.
 
     ``z`` is ``(T, ...)``; ``b`` a float or a tensor broadcastable to ``z[0]``. Computed as a
-    product with a lower-triangular ``(T, T)`` kernel when ``b`` is a float (one matmul).
+    product with a lower-triangular ``(T, T)`` kernel when ``b`` is a float (one matmul),
+    else by the recursion. The NumPy counterpart is
+    :func:`goal_rl.engines.common.causal_filter` (kept apart: its kernel is built with
+    NumPy's ``power`` in float64, this one with torch's in the tensors' dtype on their device,
+    and the kernels differ in the last bits, so each engine keeps its own to keep its figures).
     """
     T = z.shape[0]
     if not isinstance(b, Tensor):

@@ -1,9 +1,9 @@
 """``SpikingNetwork``: the trained network as a ``torch.nn.Module`` for closed-loop use.
 
 The module holds the weights as buffers (GOAL does not use autograd) and wraps the pure
-step :func:`goal_rl.lif.lif_step`. ``forward(x, state=None) -> (y, state)`` in Norse style:
+step :func:`goal_rl.model.lif.lif_step`. ``forward(x, state=None) -> (y, state)`` in Norse style:
 ``x`` is ``(B, I)`` for one step or ``(T, B, I)`` for a sequence; the state is a
-:class:`goal_rl.lif.LIFState` of ``(B, N)`` tensors. Device and dtype follow the weights, so
+:class:`goal_rl.model.lif.LIFState` of ``(B, N)`` tensors. Device and dtype follow the weights, so
 ``net.to("cuda")`` or ``net.double()`` just work.
 """
 
