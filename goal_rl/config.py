@@ -39,7 +39,7 @@ import numbers
 from dataclasses import dataclass, field
 from typing import Any
 
-from goal_rl.common.checks import check_float, check_int
+from goal_rl.common.checks import SCALE_LIMIT, check_float, check_int
 
 FEEDBACK_MODES = ("spk", "out")
 READOUT_METHODS = ("ridge", "gd")
@@ -151,11 +151,11 @@ class NeuronSettings(_Settings):
         """Raise ``ValueError`` naming the first bad network setting."""
         check_int("n_rec", self.n_rec, 1)
         for name in ("tau_m", "tau_s", "tau_o"):
-            check_float(name, getattr(self, name), positive=True)
+            check_float(name, getattr(self, name), positive=True, limit=SCALE_LIMIT)
         for name in ("sigma_inp", "sigma_trg", "sigma_rec"):
-            check_float(name, getattr(self, name), positive=False)
+            check_float(name, getattr(self, name), positive=False, limit=SCALE_LIMIT)
         for name in ("v0", "bias", "reset"):
-            check_float(name, getattr(self, name), positive=None)
+            check_float(name, getattr(self, name), positive=None, limit=SCALE_LIMIT)
 
 
 @dataclass
@@ -183,11 +183,11 @@ class RuleSettings(_Settings):
         """Raise ``ValueError`` naming the first bad rule setting (the rank's range is the
         subclass's concern: it knows N, O and the context)."""
         if self.tau_star is not None:
-            check_float("tau_star", self.tau_star, positive=True)
+            check_float("tau_star", self.tau_star, positive=True, limit=SCALE_LIMIT)
         if self.rec_lr is not None:
-            check_float("rec_lr", self.rec_lr, positive=False)
+            check_float("rec_lr", self.rec_lr, positive=False, limit=SCALE_LIMIT)
         for name in ("inp_lr", "ridge"):
-            check_float(name, getattr(self, name), positive=False)
+            check_float(name, getattr(self, name), positive=False, limit=SCALE_LIMIT)
         if self.feedback not in FEEDBACK_MODES:
             raise ValueError(f"feedback must be one of {FEEDBACK_MODES}, got {self.feedback!r}")
 
@@ -238,9 +238,9 @@ class GoalConfig(NeuronSettings, RuleSettings):
             check_int(name, getattr(self, name), 1)
         for name in ("epochs_out", "epochs_rec"):
             check_int(name, getattr(self, name), 0)
-        check_float("dt", self.dt, positive=True)
-        check_float("out_lr", self.out_lr, positive=False)
-        check_float("theta", self.theta, positive=None)
+        check_float("dt", self.dt, positive=True, limit=SCALE_LIMIT)
+        check_float("out_lr", self.out_lr, positive=False, limit=SCALE_LIMIT)
+        check_float("theta", self.theta, positive=None, limit=SCALE_LIMIT)
         self.check_rule()
         if self.readout not in READOUT_METHODS:
             raise ValueError(f"readout must be one of {READOUT_METHODS}, got {self.readout!r}")

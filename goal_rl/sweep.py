@@ -4,7 +4,7 @@ The command line lives in :mod:`goal_rl.tasks.trajectory.sweep`; this module onl
 """
 
 from goal_rl.common.cli import run_main
-from goal_rl.tasks.trajectory.sweep import main
+from goal_rl.tasks.trajectory.sweep_cli import main
 
 if __name__ == "__main__":
     raise SystemExit(run_main(main, prog="python -m goal_rl.sweep"))

@@ -26,7 +26,9 @@ A registered factory ``factory(**settings)`` returns an object with
 * ``run(out_dir, *, progress=True, plot=False) -> dict``: do the work, save files into
   ``out_dir`` (a writable folder, or ``None``: save nothing), return JSON-able metrics
   (closed loop: at least ``mean_reward``, ``std_reward``, ``n_eval_episodes``);
-* optionally ``summary(metrics) -> str``: the one-line summary printed by the CLI.
+* optionally ``summary(metrics) -> str``: the one-line summary printed by the CLI;
+* optionally ``check()``: raise ``ValueError`` for bad input (data files, experts, sizes);
+  the CLI calls it before it creates the output folder, so bad input writes nothing.
 
 :class:`TaskProtocol` states this for type checkers;
 :class:`goal_rl.learning.cloning.ExpertCloningTask` implements it for "clone this expert on
@@ -38,7 +40,6 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import json
-import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -89,8 +90,32 @@ def build_parser() -> OneLineParser:
     return p
 
 
+def _where(exc: BaseException, file: str | None) -> str:
+    """``" (line N)"`` of the deepest frame of ``exc``'s traceback that ran ``file``."""
+    line = None
+    tb = exc.__traceback__
+    while tb is not None:
+        if file is None or tb.tb_frame.f_code.co_filename == file:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return "" if line is None else f" (line {line})"
+
+
+def _import_error(what: str, exc: BaseException, file: str | None) -> CLIError:
+    """One line naming the plugin or module, the file and line, and what went wrong."""
+    if isinstance(exc, SyntaxError):
+        where = f"{exc.filename or file}, line {exc.lineno}" if exc.lineno else \
+            str(exc.filename or file)
+        return CLIError(f"{what} has a syntax error ({where}): {exc.msg}")
+    if isinstance(exc, UnicodeDecodeError):
+        return CLIError(f"{what} is not UTF-8 text ({file}): {exc.reason}")
+    return CLIError(f"{what} failed while loading ({file}{_where(exc, file)}): "
+                    f"{type(exc).__name__}: {exc}")
+
+
 def load_plugin(path: str) -> None:
-    """Execute a Python file that registers tasks (``--plugin``)."""
+    """Execute a Python file that registers tasks (``--plugin``); any error in it becomes
+    one :class:`CLIError` naming the file and line."""
     file = Path(path)
     if not file.is_file():
         raise FileNotFoundError(f"plugin file not found: {path!r}")
@@ -100,18 +125,23 @@ def load_plugin(path: str) -> None:
         raise ValueError(f"cannot load plugin {path!r} (not a Python file?)")
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
-    spec.loader.exec_module(module)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:  # noqa: BLE001 - user code: report it in one line
+        sys.modules.pop(name, None)
+        raise _import_error(f"plugin {path!r}", exc, str(file.resolve()) if spec.origin is None
+                            else spec.origin) from None
 
 
-def _json_safe(obj: Any) -> Any:
-    """NaN/inf → None so metrics.json is strict JSON."""
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, dict):
-        return {k: _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_json_safe(v) for v in obj]
-    return obj
+def import_module(name: str) -> None:
+    """Import a module that registers tasks (``--import``); errors as in :func:`load_plugin`."""
+    try:
+        importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        raise CLIError(f"cannot import {name!r}: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - user code: report it in one line
+        spec = importlib.util.find_spec(name) if "." not in name else None
+        raise _import_error(f"module {name!r}", exc, getattr(spec, "origin", None)) from None
 
 
 def _default_summary(name: str, metrics: dict[str, Any]) -> str:
@@ -132,9 +162,56 @@ def _cmd_list() -> int:
 
 
 def _cmd_train(args: Any) -> int:
-    from goal_rl.tasks import make_task, parse_key_values
+    """``train``: build the task, check it and the output folder, create the folder, run,
+    then check the metrics can be written before writing them."""
+    from goal_rl.common.io import (
+        check_output_dir,
+        check_output_files,
+        json_default,
+        json_safe,
+        make_output_dir,
+        write_json,
+    )
 
-    from goal_rl.common.io import check_writable_dir, write_json
+    task = _build_task(args)
+    out_dir = args.out
+    if args.plot and out_dir is None:
+        out_dir = f"runs/{args.task}"
+    if out_dir is not None:
+        out_dir = check_output_dir(out_dir)
+        check_output_files(out_dir, ["metrics.json"])
+    check = getattr(task, "check", None)
+    if callable(check):
+        check()  # the task's own inputs (data files, experts, sizes), before any writing
+    created = out_dir is not None and not out_dir.exists()
+    if out_dir is not None:
+        make_output_dir(out_dir)
+    try:
+        metrics = task.run(out_dir, progress=not args.no_progress, plot=args.plot)
+        if not isinstance(metrics, dict):
+            raise CLIError(f"task {args.task!r} returned {type(metrics).__name__}, not a dict")
+        payload = json_safe({"task": args.task, "kind": task.kind, **metrics})
+        try:
+            json.dumps(payload, default=json_default)
+        except (TypeError, ValueError) as exc:
+            raise CLIError(f"task {args.task!r} returned metrics that cannot be written as "
+                           f"JSON: {exc}") from None
+    except BaseException:
+        if created and not any(out_dir.iterdir()):
+            out_dir.rmdir()  # a run that failed before writing leaves no empty folder behind
+        raise
+    metrics = {k: v for k, v in payload.items() if k not in ("task", "kind")}
+    summary = getattr(task, "summary", None)
+    print(summary(metrics) if callable(summary) else _default_summary(args.task, metrics))
+    if out_dir is not None:
+        write_json(Path(out_dir) / "metrics.json", payload)
+        print(f"results in {out_dir}/")
+    return 0
+
+
+def _build_task(args: Any) -> Any:
+    """The task object named on the command line, with its settings (checked)."""
+    from goal_rl.tasks import make_task, parse_key_values
 
     settings = parse_key_values(args.settings)
     if args.seed is not None:
@@ -151,23 +228,7 @@ def _cmd_train(args: Any) -> int:
         raise CLIError(f"task {args.task!r} does not follow the task protocol (needs kind, "
                        "config and run(out_dir, progress=, plot=)); see `python -m goal_rl "
                        "--help`")
-    out_dir = args.out
-    if args.plot and out_dir is None:
-        out_dir = f"runs/{args.task}"
-    if out_dir is not None:
-        out_dir = check_writable_dir(out_dir)
-    metrics = task.run(out_dir, progress=not args.no_progress, plot=args.plot)
-    if not isinstance(metrics, dict):
-        raise CLIError(f"task {args.task!r} returned {type(metrics).__name__}, not a dict")
-    metrics = _json_safe(metrics)
-    summary = getattr(task, "summary", None)
-    print(summary(metrics) if callable(summary) else _default_summary(args.task, metrics))
-    if out_dir is not None:
-        payload = {"task": args.task, "kind": task.kind, **metrics}
-        json.dumps(payload, default=str)  # fail before writing if not serialisable
-        write_json(Path(out_dir) / "metrics.json", payload)
-        print(f"results in {out_dir}/")
-    return 0
+    return task
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -176,10 +237,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for path in args.plugin:
         load_plugin(path)
     for mod in args.imports:
-        try:
-            importlib.import_module(mod)
-        except ImportError as exc:
-            raise CLIError(f"cannot import {mod!r}: {exc}") from None
+        import_module(mod)
     if args.command == "list":
         return _cmd_list()
     return _cmd_train(args)

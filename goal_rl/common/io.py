@@ -4,17 +4,19 @@ so an interrupted run never leaves a half-written file behind."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import pickle
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import numpy as np
 
 
-def _json_default(obj: Any) -> Any:
+def json_default(obj: Any) -> Any:
+    """``json.dumps`` ``default=``: NumPy arrays and scalars, paths; ``TypeError`` else."""
     if isinstance(obj, np.ndarray):
         return obj.tolist()
     if isinstance(obj, np.integer):
@@ -74,9 +76,27 @@ def _fsync_dir(folder: Path) -> None:
         os.close(dfd)
 
 
+def json_safe(obj: Any) -> Any:
+    """``obj`` with every NaN or infinite float (NumPy scalars and arrays included) replaced
+    by ``None``, so that it can be written as strict JSON."""
+    if isinstance(obj, np.ndarray):
+        obj = obj.tolist()
+    elif isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [json_safe(v) for v in obj]
+    return obj
+
+
 def write_json(path: str | os.PathLike, data: Any) -> Path:
-    """Atomically write ``data`` as indented JSON (NumPy values converted)."""
-    text = json.dumps(data, indent=2, default=_json_default, allow_nan=True) + "\n"
+    """Atomically write ``data`` as indented, strict JSON (NumPy values converted; a NaN or
+    infinity, which strict JSON cannot hold, is written as ``null``). Raises ``TypeError``
+    before writing anything if ``data`` holds a value JSON cannot represent."""
+    text = json.dumps(json_safe(data), indent=2, default=json_default, allow_nan=False) + "\n"
     return atomic_write(path, lambda fh: fh.write(text.encode()))
 
 
@@ -92,32 +112,91 @@ def save_figure(fig: Any, path: str | os.PathLike, dpi: int = 110) -> Path:
                                                       bbox_inches="tight"))
 
 
+def _probe(folder: Path, what: str) -> None:
+    """Create and remove a file in ``folder``: the one sure test that it can be written
+    (``os.access`` says yes to root for read-only mounts and for ``/proc``)."""
+    try:
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".goal_rl_probe_")
+    except OSError as exc:
+        raise ValueError(f"cannot write {what}: {exc.strerror or exc} in {str(folder)!r}") \
+            from None
+    os.close(fd)
+    os.unlink(tmp)
+
+
+def check_output_dir(path: str | os.PathLike) -> Path:
+    """Check that ``path`` is a writable folder, or could be created as one, without
+    creating anything (validate first, write later). ``ValueError`` names the problem."""
+    text = os.fspath(path)
+    if not str(text).strip():
+        raise ValueError("output folder must not be empty")
+    folder = Path(text)
+    if folder.exists():
+        if not folder.is_dir():
+            raise ValueError(f"output folder {str(folder)!r} exists and is not a folder")
+        _probe(folder, f"into output folder {str(folder)!r}")
+        return folder
+    base = folder.parent
+    while not base.exists() and base != base.parent:
+        base = base.parent
+    if not base.is_dir():
+        raise ValueError(f"cannot create output folder {str(folder)!r}: {str(base)!r} is not "
+                         "a folder")
+    _probe(base, f"output folder {str(folder)!r}")
+    return folder
+
+
+def check_output_files(folder: str | os.PathLike, names: Sequence[str]) -> list[Path]:
+    """Check that none of ``folder/name`` is a folder (a file there will be replaced)."""
+    paths = [Path(folder) / n for n in names]
+    for path in paths:
+        if path.is_dir():
+            raise ValueError(f"{str(path)!r} is a folder, so the result file cannot be written "
+                             "there: remove it or choose another output folder")
+    return paths
+
+
+def check_output_file(path: str | os.PathLike) -> Path:
+    """Check that ``path`` can be written as a file (its folder exists and takes files),
+    creating nothing."""
+    text = os.fspath(path)
+    if not str(text).strip():
+        raise ValueError("output file name must not be empty")
+    target = Path(text)
+    if target.name in ("", ".", "..") or str(text).endswith(os.sep) or target.is_dir():
+        raise ValueError(f"save path {str(text)!r} is a folder, not a file name")
+    parent = target.parent
+    if not parent.is_dir():
+        raise ValueError(f"cannot write {str(target)!r}: folder {str(parent)!r} does not exist")
+    if target.exists() and not os.access(target, os.W_OK):
+        raise ValueError(f"cannot write {str(target)!r}: permission denied")
+    _probe(parent, f"{str(target)!r}")
+    return target
+
+
+def make_output_dir(path: str | os.PathLike) -> Path:
+    """Create the output folder (and its parents) once every input has been checked."""
+    folder = Path(path)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(f"cannot create output folder {str(folder)!r}: "
+                         f"{exc.strerror or exc}") from None
+    return folder
+
+
 def check_writable_dir(path: str | os.PathLike, create: bool = True) -> Path:
-    """Make sure ``path`` is (or can be made) a writable folder; ``ValueError`` otherwise."""
-    path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise ValueError(f"output folder {str(path)!r} exists and is not a folder")
-    if not path.exists():
-        if not create:
-            raise ValueError(f"output folder {str(path)!r} does not exist")
-        try:
-            path.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise ValueError(f"cannot create output folder {str(path)!r}: "
-                             f"{exc.strerror or exc}") from None
-    if not os.access(path, os.W_OK | os.X_OK):
-        raise ValueError(f"output folder {str(path)!r} is not writable")
-    return path
+    """Check ``path`` (:func:`check_output_dir`) and, with ``create``, make it.
+
+    Prefer :func:`check_output_dir` while validating and :func:`make_output_dir` once
+    everything is checked, so that bad input leaves nothing behind."""
+    folder = Path(os.fspath(path))
+    if not create and not folder.exists():
+        raise ValueError(f"output folder {str(folder)!r} does not exist")
+    check_output_dir(folder)
+    return make_output_dir(folder) if create else folder
 
 
 def check_writable_file(path: str | os.PathLike) -> Path:
-    """Check that ``path`` could be written (its folder exists and is writable)."""
-    path = Path(path)
-    parent = path.parent if str(path.parent) else Path(".")
-    if path.is_dir():
-        raise ValueError(f"save path {str(path)!r} is a folder")
-    if not parent.is_dir():
-        raise ValueError(f"cannot write {str(path)!r}: folder {str(parent)!r} does not exist")
-    if not os.access(parent, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        raise ValueError(f"cannot write {str(path)!r}: permission denied")
-    return path
+    """Check that ``path`` could be written (see :func:`check_output_file`)."""
+    return check_output_file(path)

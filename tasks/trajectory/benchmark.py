@@ -79,6 +79,42 @@ _ALIASES = {"Vo": "v0"}
 _NOT_CONFIG = {"gpu", "savepath", "verbose", "epochs"}
 
 
+#: the target is 0 on its first steps (the network starts from rest)
+TARGET_OFFSET = 8
+
+
+def check_problem(cfg: GoalConfig, networks: int = 1) -> None:
+    """Refuse settings under which the task says nothing or the run cannot fit.
+
+    * T > :data:`TARGET_OFFSET`: else the target is all zeros;
+    * I ≤ T − 1: every clock input must be on for at least one step;
+    * N ≥ O: the feedback's first O columns are the readout (every rule needs them);
+    * the weights and buffers of ``networks`` networks fit in the memory available.
+
+    Raises:
+        ValueError: naming the setting and its valid range.
+    """
+    from goal_rl.common.memory import check_memory, network_bytes
+
+    if cfg.t_seq <= TARGET_OFFSET:
+        raise ValueError(f"t_seq T={cfg.t_seq} leaves no target: the target is 0 on its first "
+                         f"{TARGET_OFFSET} steps, so T must be at least {TARGET_OFFSET + 1}")
+    if cfg.n_inp > cfg.t_seq - 1:
+        raise ValueError(f"n_inp I={cfg.n_inp} clock inputs do not fit in T - 1 = "
+                         f"{cfg.t_seq - 1} steps: each must be on for at least one step "
+                         "(I <= T - 1)")
+    if cfg.n_rec < cfg.n_out:
+        raise ValueError(f"n_rec N={cfg.n_rec} is smaller than n_out O={cfg.n_out}: the "
+                         "feedback's first O columns are the readout, so N >= O is needed")
+    itemsize = 8 if cfg.dtype == "float64" else 4
+    need = network_bytes(cfg.n_rec, cfg.n_inp, cfg.n_out, steps=cfg.t_seq, networks=networks,
+                         itemsize=itemsize)
+    nets = f" × {networks} networks" if networks > 1 else ""
+    w_rec = 8 * cfg.n_rec ** 2 * networks / 1024 ** 3
+    check_memory(need, f"n_rec N = {cfg.n_rec}{nets} (the initial W_rec alone is "
+                       f"{w_rec:,.1f} GiB in float64; with the engine's {cfg.dtype} copies)")
+
+
 def build_clock(t_seq: int, n_inp: int) -> np.ndarray:
     """Clock input ``(T, I)``: input k is 1 on steps ``[k·⌊(T−1)/I⌋, (k+1)·⌊(T−1)/I⌋)``."""
     if t_seq <= 0 or n_inp <= 0:
@@ -93,7 +129,8 @@ def build_clock(t_seq: int, n_inp: int) -> np.ndarray:
 def build_target(t_seq: int, n_out: int, rng: np.random.Generator | int | None = None
                  ) -> np.ndarray:
     """Target ``(T, O)``: per output, a sum of sines of frequency 1, 2, 3, 5 over [0, 2π]
-    with amplitudes U(0, 1) and phases U(0, 2π); first 8 steps 0; divided by the global max.
+    with amplitudes U(0, 1) and phases U(0, 2π); the first :data:`TARGET_OFFSET` steps 0;
+    divided by the global max.
     """
     if t_seq <= 0 or n_out <= 0:
         raise ValueError(f"t_seq and n_out must be positive, got {t_seq}, {n_out}")
@@ -105,7 +142,7 @@ def build_target(t_seq: int, n_out: int, rng: np.random.Generator | int | None =
         phase = rng.uniform(0.0, 2.0 * np.pi, size=4)
         for a, f, ph in zip(amp, (1.0, 2.0, 3.0, 5.0), phase):
             y[:, o] += a * np.sin(f * t + ph)
-    y[:8] = 0.0
+    y[:TARGET_OFFSET] = 0.0
     return y / np.max(np.abs(y))
 
 
@@ -145,36 +182,69 @@ class TrajectoryResult:
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
+    def diverged_epoch(self) -> int | None:
+        """First recurrent epoch whose MSE is NaN or infinite (``None``: the run stayed
+        finite); ``-1`` when the readout fit itself was not finite."""
+        if not np.isfinite(self.readout_mse):
+            return -1
+        bad = np.flatnonzero(~np.isfinite(self.mse))
+        return int(bad[0]) if bad.size else None
+
+    @property
     def final_mse(self) -> float:
+        """MSE of the last recurrent epoch (NaN without recurrent epochs)."""
         return float(self.mse[-1]) if len(self.mse) else float("nan")
 
     @property
     def final_dz(self) -> float:
+        """Spike error ΔZ of the last recurrent epoch (NaN without recurrent epochs)."""
         return float(self.dz[-1]) if len(self.dz) else float("nan")
 
     @property
     def conv_epoch(self) -> int:
+        """Convergence epoch (see :func:`goal_rl.engines.common.convergence_epoch`)."""
         from goal_rl.engines.common import convergence_epoch
 
         return int(convergence_epoch(self.mse))
 
     def as_tuple(self) -> tuple[float, np.ndarray, np.ndarray]:
-        """``(readout MSE, per-epoch MSE, per-epoch ΔZ)``, what ``-savepath`` pickles."""
-        return self.readout_mse, self.mse, self.dz
+        """``(readout MSE, per-epoch MSE, per-epoch ΔZ)``, what ``-savepath`` pickles; a
+        diverged run keeps only its finite epochs."""
+        keep = len(self.mse) if self.diverged_epoch is None else max(self.diverged_epoch, 0)
+        return self.readout_mse, self.mse[:keep], self.dz[:keep]
 
     def summary(self) -> dict[str, Any]:
-        """JSON-able summary (the keys of ``summary.json``)."""
+        """JSON-able summary (the keys of ``summary.json``). Every value is finite: without
+        recurrent epochs (readout fit only) or after a divergence the final figures are
+        ``None``, and ``diverged``/``diverged_epoch`` say what happened."""
+        bad = self.diverged_epoch
+        learnt = len(self.mse) > 0 and bad is None
         return {
-            "readout_mse": self.readout_mse,
-            "final_mse": self.final_mse,
-            "final_dz": self.final_dz,
-            "min_mse": float(np.min(self.mse)) if len(self.mse) else float("nan"),
-            "conv_epoch": self.conv_epoch,
+            "readout_mse": self.readout_mse if bad != -1 else None,
+            "final_mse": self.final_mse if learnt else None,
+            "final_dz": self.final_dz if learnt else None,
+            "min_mse": float(np.min(self.mse)) if learnt else None,
+            "conv_epoch": self.conv_epoch if learnt else None,
             "epochs_rec": int(len(self.mse)),
+            "readout_only": len(self.mse) == 0,
+            "diverged": bad is not None,
+            "diverged_epoch": bad,
             "wall_time_s": self.wall_time_s,
             "backend": self.backend,
             "config": self.config.to_dict(),
         }
+
+    def headline(self) -> str:
+        """The one-line result the CLI prints."""
+        head = f"wall time {self.wall_time_s:.2f} s | readout-limit MSE {self.readout_mse:.5f}"
+        if self.diverged_epoch is not None:
+            where = "the readout fit" if self.diverged_epoch < 0 else \
+                f"recurrent epoch {self.diverged_epoch}"
+            return f"{head} | diverged at {where} (MSE not finite)"
+        if not len(self.mse):
+            return f"{head} | readout fit only (no recurrent epochs)"
+        return (f"{head} | final MSE {self.final_mse:.5f} | final spike error dZ "
+                f"{self.final_dz:.0f} | converged at epoch {self.conv_epoch}")
 
 
 def config_from_par(par: Mapping[str, Any] | GoalConfig | None = None, **overrides: Any
@@ -240,6 +310,7 @@ def train(par: Mapping[str, Any] | GoalConfig | None = None, *, progress: bool =
     """
     cfg = config_from_par(par, **overrides)
     backend = pick_backend(backend, cfg.device)
+    check_problem(cfg)
     t0 = time.perf_counter()
     weights, x, y, rng_fb = problem(cfg, cfg.seed)
     desc = f"GOAL N={cfg.n_rec}"
@@ -249,7 +320,7 @@ def train(par: Mapping[str, Any] | GoalConfig | None = None, *, progress: bool =
         net = NumpyGoal(cfg, weights, cfg.rank, cfg.tau_star_eff, rng_fb)
         net.set_task(x[:, None, :], y[:, None, :])
         hist = net.train(cfg.epochs_rec, progress=progress, desc=desc)
-        z = net.z if net.z is not None else net.z_star
+        z = net.z if net.z is not None and cfg.epochs_rec else net.z_star
         out, z, z_star = net.output(z)[:, 0], z[:, 0], net.z_star[:, 0]
         w_rec, w_out = net.w_rec, net.w_out
     else:
@@ -263,7 +334,7 @@ def train(par: Mapping[str, Any] | GoalConfig | None = None, *, progress: bool =
             net = GoalBatch(cfg, [weights], [cfg.rank], [cfg.tau_star_eff], [rng_fb])
             net.set_task(x[:, None, None, :], y[:, None, None, :])
             hist = net.train(cfg.epochs_rec, progress=progress, desc=desc)
-        zt = net.z if net.z is not None else net.z_star
+        zt = net.z if net.z is not None and cfg.epochs_rec else net.z_star
         out = net.output(zt)[:, 0, 0].double().cpu().numpy()
         z, z_star = zt[:, 0, 0].cpu().numpy(), net.z_star[:, 0, 0].cpu().numpy()
         w_rec, w_out = net.w_rec[0].cpu().numpy(), net.w_out[0].cpu().numpy()
@@ -388,6 +459,28 @@ def _savepath(path: str) -> Path:
     return p if p.suffix == ".pkl" else p.with_name(p.name + ".pkl")
 
 
+def check_outputs(args: argparse.Namespace) -> tuple[Path | None, Path | None]:
+    """Check every output location of the command line before any work, creating nothing:
+    ``-savepath`` (the pickle and the JSON beside it) and ``--out`` (``summary.json``,
+    ``plot.png``). Returns the save path (``None``: none) and the output folder."""
+    from goal_rl.common.io import check_output_dir, check_output_file, check_output_files
+
+    save = None
+    if args.savepath is not None:
+        check_output_file(args.savepath)
+        save = _savepath(args.savepath)
+        check_output_file(save)
+        check_output_file(save.with_suffix(".json"))
+    out_dir = args.out
+    if args.plot and out_dir is None:
+        out_dir = str(save.with_suffix("")) + "_out" if save else "runs/trajectory"
+    if out_dir is None:
+        return save, None
+    folder = check_output_dir(out_dir)
+    check_output_files(folder, ["summary.json"] + (["plot.png"] if args.plot else []))
+    return save, folder
+
+
 def recap(cfg: GoalConfig) -> str:
     """Multi-line parameter recap printed with ``--verbose``."""
     rank = "LTTS (diagonal)" if cfg.rank is None else str(cfg.rank)
@@ -407,41 +500,44 @@ def recap(cfg: GoalConfig) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``python -m goal_rl.trajectory``."""
-    from goal_rl.common.io import check_writable_dir, check_writable_file, write_json, write_pickle
+    """Entry point of ``python -m goal_rl.trajectory``: every input is checked before
+    anything is written; a run that diverges writes ``diverged: true`` and returns 1."""
+    from goal_rl.common.io import make_output_dir, write_json, write_pickle
 
     args = build_parser().parse_args(argv)
     cfg = config_from_args(args)
-    # check every output location before any work, so a bad path costs nothing
-    save = _savepath(args.savepath) if args.savepath else None
-    if save is not None:
-        check_writable_file(save)
-    out_dir = args.out
-    if args.plot and out_dir is None:
-        out_dir = str(save.with_suffix("")) + "_out" if save else "runs/trajectory"
-    if out_dir is not None:
-        out_dir = check_writable_dir(out_dir)
+    check_problem(cfg)
+    save, out_dir = check_outputs(args)
     if args.verbose:
         print(recap(cfg))
     res = train(cfg, progress=not args.no_progress, backend=args.backend)
     summary = res.summary()
-    print(f"wall time {res.wall_time_s:.2f} s | readout-limit MSE {res.readout_mse:.5f} | "
-          f"final MSE {res.final_mse:.5f} | final spike error dZ {res.final_dz:.0f} | "
-          f"converged at epoch {res.conv_epoch}")
+    print(res.headline())
     if save is not None:
         write_pickle(save, res.as_tuple())
         write_json(save.with_suffix(".json"), summary)
         print(f"saved {save} and {save.with_suffix('.json')}")
     if out_dir is not None:
-        write_json(Path(out_dir) / "summary.json", summary)
+        make_output_dir(out_dir)
+        write_json(out_dir / "summary.json", summary)
         if args.plot:
-            from goal_rl.tasks.trajectory.plots import plot_trajectory
-
-            title = (f"N={cfg.n_rec} R={'LTTS' if cfg.rank is None else cfg.rank} "
-                     f"tau*={cfg.tau_star_eff:g}: final MSE {res.final_mse:.4f}, "
-                     f"dZ {res.final_dz:.0f}")
-            plot_trajectory(res.target, res.output, res.mse, res.dz, res.spikes,
-                            Path(out_dir) / "plot.png", readout_mse=res.readout_mse,
-                            title=title)
+            _plot(res, out_dir / "plot.png")
         print(f"results in {out_dir}/")
+    if res.diverged_epoch is not None:
+        sys.stderr.write("python -m goal_rl.trajectory: error: the run diverged (MSE not "
+                         "finite); try a smaller -Rlr or weight scales\n")
+        return 1
     return 0
+
+
+def _plot(res: TrajectoryResult, path: Path) -> None:
+    """The run's figure: target and output, learning curves, spike raster."""
+    from goal_rl.tasks.trajectory.plots import plot_trajectory
+
+    cfg = res.config
+    final = "readout only" if not len(res.mse) else \
+        f"final MSE {res.final_mse:.4f}, dZ {res.final_dz:.0f}"
+    title = f"N={cfg.n_rec} R={'LTTS' if cfg.rank is None else cfg.rank} " \
+        f"tau*={cfg.tau_star_eff:g}: {final}"
+    plot_trajectory(res.target, res.output, res.mse, res.dz, res.spikes, path,
+                    readout_mse=res.readout_mse, title=title)

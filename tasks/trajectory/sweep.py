@@ -25,14 +25,10 @@ Python use::
 
 from __future__ import annotations
 
-import argparse
-import csv
 import functools
-import io
 import json
 import math
 import os
-import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -40,16 +36,9 @@ from typing import Any
 
 import numpy as np
 
-from goal_rl.common.cli import (
-    CLIError,
-    OneLineParser,
-    nonneg_int,
-    parse_rank,
-    positive_float,
-    positive_int,
-)
 from goal_rl.common.threads import torch_threads
 from goal_rl.config import GoalConfig, check_rank
+from goal_rl.tasks.trajectory.benchmark import check_problem
 
 #: The paper's Figure 2 grid; ``None`` is LTTS (diagonal feedback).
 PAPER_RANKS: tuple[int | None, ...] = (3, 19, 35, 52, 68, 84, 101, 117, 133, 150, None)
@@ -57,10 +46,6 @@ PAPER_TAU_STARS: tuple[float, ...] = (1, 2, 3, 5, 8, 13, 22, 36, 60, 100)
 
 #: Networks per batch when ``chunk`` is not given (the whole paper grid fits in one).
 DEFAULT_CHUNK = 128
-
-#: Keys of a result row, in table order.
-TABLE_KEYS = ("rank", "tau_star", "seed", "final_mse", "final_dz", "conv_epoch", "readout_mse",
-              "min_mse", "tail_mse")
 
 #: Shared settings that do not change the results (left out of the resume check).
 _NOT_COMPARED = ("device", "rank", "tau_star", "seed", "extra")
@@ -237,112 +222,15 @@ def run_points(cfg: GoalConfig, points: Sequence[Point], *, device: str = "cpu",
 
 # ---------------------------------------------------------------------------- output folder
 def sweep_record(cfg: GoalConfig, ranks: Sequence[int | None], tau_stars: Sequence[float],
-                 seeds: Sequence[int]) -> dict[str, Any]:
-    """What ``sweep.json`` holds: the shared settings and the grid."""
+                 seeds: Sequence[int], chunk: int = DEFAULT_CHUNK) -> dict[str, Any]:
+    """What ``sweep.json`` holds: the shared settings, the grid and the batch size."""
+    from goal_rl.tasks.trajectory.sweep_store import RECORD_KIND
+
     shared = {k: v for k, v in cfg.to_dict().items() if k not in _NOT_COMPARED
               and k not in ("tau_star_effective",)}
-    return {"kind": "goal_rl.sweep", "version": 1, "config": shared,
+    return {"kind": RECORD_KIND, "version": 2, "config": shared,
             "grid": {"ranks": list(ranks), "tau_stars": [float(t) for t in tau_stars],
-                     "seeds": [int(s) for s in seeds]}}
-
-
-def _differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
-    diff = []
-    for key in sorted(set(old.get("config", {})) | set(new["config"])):
-        a, b = old.get("config", {}).get(key), new["config"].get(key)
-        if a != b and not (isinstance(a, list | tuple) and list(a) == list(b or [])):
-            diff.append(f"{key} ({a!r} there, {b!r} now)")
-    for key in ("ranks", "tau_stars", "seeds"):
-        a, b = old.get("grid", {}).get(key), new["grid"][key]
-        if a != b:
-            diff.append(f"{key} ({a!r} there, {b!r} now)")
-    return diff
-
-
-def read_results(path: Path) -> list[Row]:
-    """Rows of ``results.jsonl`` (a trailing incomplete line, impossible with atomic
-    rewrites but harmless to tolerate, is ignored)."""
-    rows = []
-    if not path.exists():
-        return rows
-    for line in path.read_text().splitlines():
-        line = line.strip()
-        if not line:
-            continue
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:
-            break
-    return rows
-
-
-def open_out_dir(out: str | os.PathLike, record: dict[str, Any], resume: bool) -> list[Row]:
-    """Check (and create) the output folder; return the rows already finished there.
-
-    Without ``resume`` a folder that already holds a sweep is refused; with ``resume`` its
-    ``sweep.json`` must describe the same configuration. Errors are ``ValueError`` and
-    nothing is written before the checks pass.
-    """
-    from goal_rl.common.io import check_writable_dir, write_json
-
-    path = Path(out)
-    cfg_file, res_file = path / "sweep.json", path / "results.jsonl"
-    if path.is_dir() and (cfg_file.exists() or res_file.exists()):
-        if not resume:
-            raise ValueError(f"output folder {str(path)!r} already holds a sweep; use --resume "
-                             "to continue it or choose another --out")
-        if not cfg_file.exists():
-            raise ValueError(f"cannot resume: {str(cfg_file)!r} is missing")
-        try:
-            old = json.loads(cfg_file.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise ValueError(f"cannot resume: {str(cfg_file)!r} is unreadable ({exc})") from None
-        if not isinstance(old, dict) or old.get("kind") != "goal_rl.sweep":
-            raise ValueError(f"cannot resume: {str(cfg_file)!r} is not a goal_rl sweep record")
-        diff = _differences(old, record)
-        if diff:
-            raise ValueError(f"cannot resume: {str(path)!r} holds a different configuration: "
-                             + "; ".join(diff[:4]) + ("; ..." if len(diff) > 4 else ""))
-        return read_results(res_file)
-    check_writable_dir(path)
-    write_json(cfg_file, record)
-    return []
-
-
-def write_results(path: Path, rows: Sequence[Row]) -> None:
-    """Rewrite ``results.jsonl`` atomically (temp file + fsync + ``os.replace``).
-
-    Rewriting the whole file instead of appending costs O(rows) per chunk, which is nothing
-    at this size (≤ a few MB), and guarantees that the file on disk always holds complete
-    lines: an interrupted write leaves the previous version, never half a line.
-    """
-    from goal_rl.common.io import atomic_write
-
-    text = "".join(json.dumps(r, allow_nan=True) + "\n" for r in rows)
-    atomic_write(path, lambda fh: fh.write(text.encode()))
-
-
-def table_rows(rows: Sequence[Row]) -> list[Row]:
-    """The table columns of each row, sorted by rank (LTTS last), τ⋆, seed."""
-    def order(r: Row) -> tuple:
-        return (r["rank"] is None, r["rank"] or 0, r["tau_star"], r["seed"])
-
-    return [{k: r.get(k) for k in TABLE_KEYS} for r in sorted(rows, key=order)]
-
-
-def write_tables(out: Path, rows: Sequence[Row]) -> None:
-    """``table.csv`` and ``table.json`` (atomic); LTTS is written as ``ltts`` in the CSV."""
-    from goal_rl.common.io import atomic_write, write_json
-
-    table = table_rows(rows)
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(TABLE_KEYS)
-    for r in table:
-        w.writerow(["ltts" if r["rank"] is None else r["rank"]]
-                   + [r[k] for k in TABLE_KEYS[1:]])
-    atomic_write(out / "table.csv", lambda fh: fh.write(buf.getvalue().encode()))
-    write_json(out / "table.json", table)
+                     "seeds": [int(s) for s in seeds]}, "chunk": int(chunk)}
 
 
 def write_figures(out: Path, rows: Sequence[Row], cfg: GoalConfig) -> list[Path]:
@@ -356,7 +244,7 @@ def write_figures(out: Path, rows: Sequence[Row], cfg: GoalConfig) -> list[Path]
 def run_sweep(ranks: Sequence[int | None], tau_stars: Sequence[float], seeds: Sequence[int],
               base_cfg: GoalConfig | None = None, *, chunk: int | None = None,
               device: str = "cpu", out: str | os.PathLike | None = None, resume: bool = False,
-              progress: bool = True, threads: int | None = None,
+              repair: bool = False, progress: bool = True, threads: int | None = None,
               figures: bool = True) -> list[Row]:
     """Train every (rank, τ⋆, seed) point of the grid and return one row per point.
 
@@ -366,11 +254,14 @@ def run_sweep(ranks: Sequence[int | None], tau_stars: Sequence[float], seeds: Se
         seeds: seeds (each point equals ``python -m goal_rl.trajectory --seed S``).
         base_cfg: shared settings (``rank``, ``tau_star``, ``seed`` are ignored); the number
             of recurrent epochs is ``base_cfg.epochs_rec``.
-        chunk: at most this many networks per batch (default :data:`DEFAULT_CHUNK`).
+        chunk: networks per batch (default :data:`DEFAULT_CHUNK`, or the size a resumed
+            sweep was started with); the batches are fixed slices of the whole grid.
         device: ``"cpu"`` or ``"cuda[:k]"``.
         out: folder for ``sweep.json``, ``results.jsonl``, tables and figures (``None``:
             nothing is written).
         resume: continue the sweep in ``out`` (same configuration), skipping finished points.
+        repair: resume even if ``results.jsonl`` has damaged lines: they are dropped (the
+            file is kept as ``results.jsonl.bak``) and their points trained again.
         progress: tqdm bars over chunks and epochs.
         threads: torch CPU threads during training (``None``: torch's default).
         figures: write the figures into ``out``.
@@ -382,28 +273,56 @@ def run_sweep(ranks: Sequence[int | None], tau_stars: Sequence[float], seeds: Se
         log-spaced learning curve (``curve_epoch``, ``curve_mse``, ``curve_dz``) and the
         batch's size and wall time.
     """
+    from goal_rl.tasks.trajectory.sweep_store import SweepFolder, write_tables
+
     cfg = _sweep_config(base_cfg, chunk, device, threads)
     ranks, tau_stars, seeds = check_grid(ranks, tau_stars, seeds, cfg)
     points = grid_points(ranks, tau_stars, seeds)
-    record = sweep_record(cfg, ranks, tau_stars, seeds)
-    out_path = Path(out) if out is not None else None
+    size = _chunk_size(chunk, out, resume or repair)
+    check_problem(cfg, networks=min(size, len(points)))
+    keys = {point_key(*p) for p in points}
+    folder = None
     done: dict[str, Row] = {}
-    if out_path is not None:
-        for r in open_out_dir(out_path, record, resume):
+    if out is not None:
+        folder = SweepFolder(out, sweep_record(cfg, ranks, tau_stars, seeds, size), keys,
+                             resume=resume, repair=repair)
+        for r in folder.open():
             done[point_key(r["rank"], r["tau_star"], r["seed"])] = r
-    todo = [p for p in points if point_key(*p) not in done]
-    size = chunk or DEFAULT_CHUNK
-    chunks = [todo[i:i + size] for i in range(0, len(todo), size)]
-    finished = list(done.values())
-    _run_chunks(cfg, chunks, finished, out_path, device=device, threads=threads,
-                progress=progress)
-    by_key = {point_key(r["rank"], r["tau_star"], r["seed"]): r for r in finished}
-    result = [by_key[point_key(*p)] for p in points]
-    if out_path is not None:
-        write_tables(out_path, result)
-        if figures:
-            write_figures(out_path, result, cfg)
+    try:
+        # fixed batch boundaries over the whole grid, so that a resumed sweep batches every
+        # point with the same neighbours as an uninterrupted one (float32 sums depend on it)
+        chunks = [points[i:i + size] for i in range(0, len(points), size)]
+        todo = [c for c in chunks if any(point_key(*p) not in done for p in c)]
+        redo = {point_key(*p) for c in todo for p in c}  # a part-done batch runs whole
+        finished = [r for k, r in done.items() if k not in redo]
+        _run_chunks(cfg, todo, finished, folder, device=device, threads=threads,
+                    progress=progress)
+        by_key = {point_key(r["rank"], r["tau_star"], r["seed"]): r for r in finished}
+        result = [by_key[point_key(*p)] for p in points]
+        if folder is not None:
+            write_tables(folder.path, result)
+            if figures:
+                write_figures(folder.path, result, cfg)
+    finally:
+        if folder is not None:
+            folder.close()
     return result
+
+
+def _chunk_size(chunk: int | None, out: str | os.PathLike | None, resume: bool) -> int:
+    """Networks per batch: ``chunk``; when resuming without one, the size the folder's sweep
+    was started with; else :data:`DEFAULT_CHUNK`."""
+    if chunk is not None:
+        return chunk
+    if resume and out is not None:
+        record = Path(out) / "sweep.json"
+        try:
+            stored = json.loads(record.read_text(encoding="utf-8")).get("chunk")
+        except (OSError, ValueError, AttributeError):
+            stored = None
+        if isinstance(stored, int) and not isinstance(stored, bool) and stored >= 1:
+            return stored
+    return DEFAULT_CHUNK
 
 
 def _sweep_config(base_cfg: GoalConfig | None, chunk: int | None, device: str,
@@ -430,11 +349,13 @@ def _sweep_config(base_cfg: GoalConfig | None, chunk: int | None, device: str,
 
 
 def _run_chunks(cfg: GoalConfig, chunks: Sequence[Sequence[Point]], finished: list[Row],
-                out_path: Path | None, *, device: str, threads: int | None,
-                progress: bool) -> None:
+                folder: Any, *, device: str, threads: int | None, progress: bool) -> None:
     """Train ``chunks`` one batch after the other, appending their rows to ``finished`` and
-    rewriting ``results.jsonl`` in ``out_path`` after each batch (so a killed sweep loses at
-    most the batch it was in). ``progress``: a bar over networks and one over epochs."""
+    rewriting ``results.jsonl`` of ``folder`` (a :class:`SweepFolder`, or ``None``) after
+    each batch, so a killed sweep loses at most the batch it was in. ``progress``: a bar
+    over networks and one over epochs."""
+    from goal_rl.tasks.trajectory.sweep_store import write_results
+
     outer = None
     if progress and chunks:
         from tqdm.auto import tqdm
@@ -451,8 +372,8 @@ def _run_chunks(cfg: GoalConfig, chunks: Sequence[Sequence[Point]], finished: li
             if inner is not None:
                 inner[0].close()
             finished.extend(rows)
-            if out_path is not None:
-                write_results(out_path / "results.jsonl", finished)
+            if folder is not None:
+                write_results(folder.results, finished)
             if outer is not None:
                 outer.update(len(pts))
     finally:
@@ -503,102 +424,3 @@ def format_map(rows: Sequence[Row], key: str = "final_mse", fmt: str = "{:.4g}")
         cells = ["–" if not np.isfinite(x) else fmt.format(x) for x in m[i]]
         lines.append(f"| {rank_label(r)} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
-
-
-# ---------------------------------------------------------------------------- CLI
-def rank_arg(text: str) -> int | None:
-    """argparse type: an integer rank or ``ltts`` (``None``); see
-    :func:`goal_rl.config.parse_rank`."""
-    try:
-        return parse_rank(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-#: trajectory flags that make no sense for a sweep (per-point or single-run only)
-_DROPPED = ("preset", "savepath", "backend", "plot", "rank", "tau_star", "seed", "out",
-            "epochs")
-
-
-def build_parser() -> OneLineParser:
-    """The trajectory command line (shared settings) plus the grid and sweep options."""
-    from goal_rl.tasks.trajectory.benchmark import build_parser as trajectory_parser
-
-    p = trajectory_parser()
-    p.prog = "python -m goal_rl.sweep"
-    p.description = ("Train a grid of (rank R, target timescale tau*, seed) networks on the "
-                     "N-D trajectory task as batches of independent networks.")
-    for action in list(p._actions):
-        if action.dest in _DROPPED:
-            p._remove_action(action)
-            for opt in action.option_strings:
-                p._option_string_actions.pop(opt, None)
-            for group in p._action_groups:
-                if action in group._group_actions:
-                    group._group_actions.remove(action)
-        elif action.dest == "n_rec":
-            action.required = False
-            action.default = GoalConfig.n_rec
-            action.help = "number of recurrent units (default %(default)s)"
-    d = GoalConfig()
-    p.add_argument("--ranks", "-R", "-rank", dest="ranks", type=rank_arg, nargs="+",
-                   default=list(PAPER_RANKS),
-                   help="feedback ranks in [O, N] and/or 'ltts' (default: the paper's "
-                        "3 19 35 52 68 84 101 117 133 150 ltts)")
-    p.add_argument("--tau-star", "--tau-stars", dest="tau_stars", type=positive_float,
-                   nargs="+", default=list(PAPER_TAU_STARS),
-                   help="target timescales tau* in dt (default: 1 2 3 5 8 13 22 36 60 100)")
-    p.add_argument("--seeds", "--seed", dest="seeds", type=nonneg_int, nargs="+", default=[0],
-                   help="seeds; each point equals the single run with that --seed (default 0)")
-    p.add_argument("-E", "-epochs", "--epochs", dest="epochs", type=nonneg_int, nargs=2,
-                   default=(d.epochs_out, d.epochs_rec), metavar=("READOUT", "RECURRENT"),
-                   help="readout and recurrent epochs (default %(default)s)")
-    p.add_argument("--chunk", type=positive_int, default=None,
-                   help=f"at most this many networks per batch (default {DEFAULT_CHUNK})")
-    p.add_argument("--threads", type=positive_int, default=None,
-                   help="torch CPU threads (default: torch's default)")
-    p.add_argument("--out", default="runs/sweep",
-                   help="output folder (default %(default)s)")
-    p.add_argument("--resume", action="store_true",
-                   help="continue the sweep in --out, skipping finished points")
-    p.add_argument("--no-figures", action="store_true", help="write tables only")
-    return p
-
-
-def config_from_args(args: argparse.Namespace) -> GoalConfig:
-    """Shared settings from the parsed command line (rank, τ⋆ and seed are per point)."""
-    from goal_rl.tasks.trajectory.benchmark import config_from_args
-
-    ns = argparse.Namespace(**vars(args))
-    ns.rank, ns.preset, ns.tau_star, ns.seed, ns.backend = None, None, None, 0, "torch"
-    feedback = ns.feedback
-    ns.feedback = "spk"  # the trajectory CLI would fall back to spk without a rank
-    cfg = config_from_args(ns)
-    return cfg.replace(feedback=feedback).validate()
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``python -m goal_rl.sweep``."""
-    args = build_parser().parse_args(argv)
-    cfg = config_from_args(args)
-    if args.verbose:
-        from goal_rl.tasks.trajectory.benchmark import recap
-
-        print(recap(cfg))
-    try:
-        ranks, taus, seeds = check_grid(args.ranks, args.tau_stars, args.seeds, cfg)
-    except ValueError as exc:
-        raise CLIError(str(exc)) from None
-    n = len(ranks) * len(taus) * len(seeds)
-    t0 = time.perf_counter()
-    rows = run_sweep(ranks, taus, seeds, cfg, chunk=args.chunk, device=cfg.device,
-                     out=args.out, resume=args.resume, progress=not args.no_progress,
-                     threads=args.threads, figures=not args.no_figures)
-    wall = time.perf_counter() - t0
-    print(f"{n} points ({len(ranks)} ranks × {len(taus)} tau* × {len(seeds)} seeds), "
-          f"{cfg.epochs_rec} recurrent epochs: wall time {wall:.1f} s")
-    print("final MSE (mean over seeds):")
-    print(format_map(rows, "final_mse"))
-    print(f"results in {args.out}/")
-    sys.stdout.flush()
-    return 0

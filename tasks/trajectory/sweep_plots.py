@@ -42,8 +42,9 @@ def draw_map(ax: Any, rows: Sequence[dict], key: str, title: str, log: bool = Fa
              cmap: str = "viridis", annotate: bool = True) -> Any:
     """Heatmap of the seed-mean of ``key`` on axes ``ax``: rows = ranks (LTTS on top, then
     descending R), columns = τ⋆ (ascending, categorical). Returns the image."""
-    from goal_rl.tasks.trajectory.sweep import mean_map
     from matplotlib.colors import LogNorm, Normalize
+
+    from goal_rl.tasks.trajectory.sweep import mean_map
 
     ranks, taus, m = mean_map(rows, key)
     finite = m[np.isfinite(m)]

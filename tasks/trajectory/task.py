@@ -46,6 +46,12 @@ class TrajectoryTask:
     def __init__(self, config: TrajectoryTaskConfig) -> None:
         self.config = config
 
+    def check(self) -> None:
+        """Refuse a problem that says nothing or cannot fit (before any output is made)."""
+        from goal_rl.tasks.trajectory.benchmark import check_problem
+
+        check_problem(self.config.goal_config())
+
     def run(self, out_dir: Any = None, *, progress: bool = True, plot: bool = False
             ) -> dict[str, Any]:
         """Train; returns the summary of

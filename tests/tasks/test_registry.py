@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 import pytest
-from goal_rl.tasks import registry
 
 from goal_rl import tasks
+from goal_rl.tasks import registry
 
 
 @pytest.fixture(autouse=True)

@@ -8,10 +8,10 @@ import sys
 
 import numpy as np
 import pytest
-from goal_rl.tasks.trajectory import benchmark as tr
 
 from goal_rl.common.cli import run_main
 from goal_rl.config import GoalConfig
+from goal_rl.tasks.trajectory import benchmark as tr
 
 
 def cli(*args):

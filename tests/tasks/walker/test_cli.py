@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from goal_rl.tasks.walker import cli
 
 REPO = Path(__file__).resolve().parents[3]

@@ -6,6 +6,7 @@ import matplotlib.image as mpimg
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
+
 from goal_rl.tasks.walker import plots
 
 HISTORY = [{"round": r, "select_mean_reward": m, "select_std_reward": s}
