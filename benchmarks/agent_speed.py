@@ -4,8 +4,9 @@ Prints, for a network of N units (default 300) on the Button & Food env:
 
 * network only: ``SpikingAgent.act`` on a fixed observation batch (batch 1 and 8), for
   tensors (torch path) and, on the CPU, NumPy arrays (NumPy path);
-* env + network: :func:`goal_rl.agent.evaluate` on one env and on a ``SyncVectorEnv`` of 8
-  envs (NumPy path on the CPU; Gymnasium's ``NumpyToTorch`` wrappers on other devices).
+* env + network: :func:`goal_rl.learning.evaluation.evaluate` on one env and on a
+  ``SyncVectorEnv`` of 8 envs (NumPy path on the CPU; Gymnasium's ``NumpyToTorch`` wrappers
+  on other devices).
 
 Steps per second count agent steps: one network step for one trial is one step, so a
 batch of 8 advancing once counts 8. Run: ``python benchmarks/agent_speed.py [--n-rec 300]

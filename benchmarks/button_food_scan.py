@@ -1,4 +1,4 @@
-"""Button & Food rank scan over several seeds (SPEC §3b, paper Fig 4): mean test score vs R.
+"""Button & Food rank scan over several seeds (the paper's Fig 4): mean test score vs R.
 
 For every seed and every rank R, a network is cloned from the expert at the 5 training
 angles and scored in closed loop on the 120 test angles; the table lists the mean (and

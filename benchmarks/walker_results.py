@@ -1,4 +1,4 @@
-"""README results table for BipedalWalker-v3 cloning (SPEC §3c).
+"""Results table for BipedalWalker-v3 cloning (docs/results/walker.md).
 
 Every row is tested on the same seeded episodes (seeds ``eval_seed + i``, default
 1000–1049) and averaged over training seeds. Rows: the expert; the paper-like setting
@@ -23,14 +23,14 @@ import time
 from typing import Any
 
 import numpy as np
+
+from goal_rl.common.io import write_json
 from goal_rl.tasks.walker.pipeline import (
     WalkerConfig,
     evaluate_expert_cached,
     evaluate_walker,
     train_walker,
 )
-
-from goal_rl.common.io import write_json
 
 
 def rows(n_rec: int) -> list[tuple[str, dict[str, Any]]]:

@@ -1,7 +1,7 @@
 """Closed-loop speed of the walker spiking agent (N = 500) on BipedalWalker-v3.
 
 Prints env-only steps/s (Gymnasium's env and goal_rl's bit-identical faster one, which
-:func:`goal_rl.walker.make_env` builds by default), agent-only steps/s (network step
+:func:`goal_rl.tasks.walker.pipeline.make_env` builds by default), agent-only steps/s (network step
 without env), closed-loop steps/s at batch 1 (on both envs), and batched throughput with
 8 and 32 vector envs, plus a profile of where the batch-1 time goes. Run under the shared lock::
 
@@ -84,8 +84,8 @@ def agent_only_numpy(agent: SpikingAgent, steps: int = 5000, batch: int = 1) -> 
 
 
 def closed_loop(agent: SpikingAgent, n_episodes: int, num_envs: int, fast: bool = True) -> float:
-    """Agent+env steps/s through :func:`goal_rl.agent.evaluate` (``fast``: on goal_rl's
-    env, else on Gymnasium's)."""
+    """Agent+env steps/s through :func:`goal_rl.learning.evaluation.evaluate` (``fast``: on
+    goal_rl's env, else on Gymnasium's)."""
     res = evaluate(agent, lambda: make_env(fast=fast), n_episodes, 0, num_envs=num_envs)
     return float(res["steps_per_s"])
 

@@ -2,17 +2,21 @@
 
 Importing this package registers:
 
-* ``goal_rl/ButtonFood-v0`` → :class:`envs.button_food.ButtonFoodEnv`, truncated at 80 steps.
+* ``goal_rl/ButtonFood-v0`` → :class:`goal_rl.envs.button_food.ButtonFoodEnv`, truncated at 80
+  steps.
 
 From a fresh interpreter, ``gym.make("goal_rl.envs:goal_rl/ButtonFood-v0")`` imports this package
 first and then builds the env.
 
-:mod:`envs.fast_walker` holds :class:`~envs.fast_walker.FastBipedalWalker`, Gymnasium's
-``BipedalWalker`` with a faster, bit-identical ``step`` (not registered under a new id:
-:func:`goal_rl.walker.make_env` builds it under the ``BipedalWalker-v3`` spec).
+:mod:`goal_rl.envs.fast_walker` holds :class:`~goal_rl.envs.fast_walker.FastBipedalWalker`,
+Gymnasium's ``BipedalWalker`` with a faster, bit-identical ``step`` (not registered under a
+new id: :func:`goal_rl.tasks.walker.pipeline.make_env` builds it under the
+``BipedalWalker-v3`` spec). :mod:`goal_rl.envs.wrappers` holds the wrappers goal_rl's closed
+loops use.
 """
 
 import gymnasium
+
 from goal_rl.envs.button_food import ButtonFoodEnv
 
 __all__ = ["BUTTON_FOOD_ID", "ButtonFoodEnv"]

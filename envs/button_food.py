@@ -1,4 +1,5 @@
-"""Button & Food: a 2-D reaching task that needs memory (SPEC §3b, paper Fig 4)."""
+"""Button & Food: a 2-D reaching task that needs memory (the paper's Fig 4; see
+docs/button_food.md)."""
 
 from __future__ import annotations
 

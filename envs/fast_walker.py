@@ -17,7 +17,7 @@ seeded episodes against ``gymnasium.make("BipedalWalker-v3")``). Physics, terrai
 resets and rendering are Gymnasium's own (when rendering, the rays are cast in the
 physics world with Gymnasium's callbacks, which keep the ray ends render() draws).
 
-Build it with :func:`make_walker` (or :func:`goal_rl.walker.make_env`, which adds the
+Build it with :func:`make_walker` (or :func:`goal_rl.tasks.walker.pipeline.make_env`, which adds the
 ``reached_end`` info): ``gymnasium.make`` of the registered ``BipedalWalker-v3`` spec with
 this class as entry point, so the id, time limit and reward threshold are Gymnasium's.
 """

@@ -18,7 +18,7 @@ Two ways to run it (from the repository root):
 
        python examples/register_custom_task.py --set epochs_rec=100 --out runs/mountain_car
 
-Any setting of :class:`goal_rl.cloning.CloneTaskConfig` can be changed with ``--set``
+Any setting of :class:`goal_rl.learning.config.CloneTaskConfig` can be changed with ``--set``
 (``n_rec``, ``rank``, ``tau_star``, ``epochs_rec``, ``n_demos``, ``dagger_rounds``, ...).
 To ship such a task in your own package, point the ``goal_rl.tasks`` entry-point group at
 ``make`` (see the README section "Registering tasks").
@@ -44,9 +44,9 @@ def push_with_velocity(obs: np.ndarray, env: Any) -> np.ndarray:
 
 def make(**overrides: Any) -> Any:
     """Task factory: ``make(**settings)`` → a task following goal_rl's task protocol."""
+    from goal_rl.learning.config import CloneTaskConfig
+    from goal_rl.learning.task import ExpertCloningTask
     from goal_rl.tasks import apply_overrides
-
-    from goal_rl.learning.cloning import CloneTaskConfig, ExpertCloningTask
 
     defaults = CloneTaskConfig(
         n_rec=200, rank=None, tau_star=3.0, sigma_inp=6.0, sigma_trg=3.0,
@@ -77,9 +77,8 @@ register()
 
 
 if __name__ == "__main__":
-    from goal_rl.tasks.cli import main
-
     from goal_rl.common.cli import run_main
+    from goal_rl.tasks.cli import main
 
     args = sys.argv[1:]
     if not args or args[0].startswith("-"):

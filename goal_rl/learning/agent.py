@@ -103,7 +103,7 @@ def _torch_state(state: LIFState | None, like: Tensor) -> LIFState | None:
 
 
 class SpikingAgent:
-    """A trained :class:`~goal_rl.network.SpikingNetwork` acting in an environment.
+    """A trained :class:`~goal_rl.model.network.SpikingNetwork` acting in an environment.
 
     Args:
         network: the network (``n_inp`` inputs = observation size, ``n_out`` = action size).
@@ -296,9 +296,9 @@ class SpikingAgent:
                   episode_start: Any = None) -> tuple[np.ndarray, LIFState]:
         """:meth:`act` in NumPy for a CPU agent: ``obs (B, I)`` → ``(action (B, O), state)``.
 
-        The state is a :class:`~goal_rl.lif.LIFState` of ``(B, N)`` NumPy arrays in the
+        The state is a :class:`~goal_rl.model.lif.LIFState` of ``(B, N)`` NumPy arrays in the
         network's dtype (a state of CPU tensors is accepted and converted). The maths is
-        :func:`goal_rl.lif.lif_step` operation by operation, so in float64 the spikes equal
+        :func:`goal_rl.model.lif.lif_step` operation by operation, so in float64 the spikes equal
         the torch path's; in float32 the two can differ by rounding in the products.
         The weights are read through zero-copy views of the network's CPU tensors, so
         in-place changes to the network are seen at once.
@@ -397,7 +397,7 @@ class SpikingAgent:
         Returns:
             ``(action, state)``: the action ``(O,)`` or ``(B, O)``, a NumPy float32 array
             for NumPy input or a tensor on the agent's device for tensor input, and the new
-            :class:`~goal_rl.lif.LIFState` of ``(B, N)`` tensors (NumPy arrays for
+            :class:`~goal_rl.model.lif.LIFState` of ``(B, N)`` tensors (NumPy arrays for
             NumPy input on a CPU agent, see :meth:`act_numpy`).
         """
         del deterministic

@@ -1,21 +1,36 @@
 """DAgger (Ross et al. 2011) with GOAL cloning as the learner.
 
-:func:`labelled_rollout` lets the agent act while an expert labels every state it visits
-(one DAgger round's data); it runs the package's one episode loop
-(:func:`goal_rl.learning.rollout.play_lockstep`). See docs/closed_loop.md.
+:func:`dagger` wraps :func:`~goal_rl.learning.cloning.clone` in rounds: the agent acts,
+the expert labels every state it visits (:func:`labelled_rollout`, on the package's one
+episode loop), the labelled episodes join the training data, the agent is retrained from
+scratch and evaluated; the best round's agent is kept. How the data grow is a hook
+(``aggregate``): all episodes by default, or :func:`keep_newest` for a cap on the number
+of steps (the walker's). See docs/closed_loop.md.
 """
 
 from __future__ import annotations
 
+import copy
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from goal_rl.common.checks import check_int
+from goal_rl.learning.cloning import clone
+from goal_rl.learning.config import CloneConfig
 from goal_rl.learning.demos import Demonstrations
 from goal_rl.learning.rollout import AgentPolicy, Expert, play_lockstep
 
-__all__ = ["Expert", "labelled_rollout", "stateless_expert"]
+__all__ = ["Aggregate", "DaggerResult", "Expert", "cap_steps", "concat_all", "dagger",
+           "keep_newest", "labelled_rollout", "stateless_expert"]
+
+Aggregate = Callable[[Demonstrations, Demonstrations, int], Demonstrations]
+"""``aggregate(data, new, n_initial) -> data``: the next round's training data from this
+round's ``data`` and the ``new`` labelled episodes; the first ``n_initial`` episodes of
+``data`` are the initial demonstrations."""
 
 
 def stateless_expert(fn: Callable[[np.ndarray], Any]) -> Expert:
@@ -78,3 +93,196 @@ def labelled_rollout(
     episodes = play_lockstep(env_factory, policy, n_episodes, seed, options_fn=options_fn,
                              first_index=first_index, max_steps=max_steps, record_obs=True)
     return Demonstrations.from_episodes(episodes), [ep.info for ep in episodes]
+
+
+# ------------------------------------------------------------------------------ aggregation
+def concat_all(data: Demonstrations, new: Demonstrations, n_initial: int) -> Demonstrations:
+    """The default :data:`Aggregate`: every episode is kept (``data.concat(new)``)."""
+    del n_initial
+    return data.concat(new)
+
+
+def cap_steps(data: Demonstrations, n_fixed: int, max_steps: int) -> Demonstrations:
+    """Drop the oldest episodes after the first ``n_fixed`` until at most ``max_steps``
+    steps remain (the ``n_fixed`` first ones always stay, and so does the newest episode;
+    hints and returns are kept with their episodes)."""
+    lengths = data.episode_lengths
+    if int(lengths.sum()) <= max_steps or data.n_episodes <= n_fixed:
+        return data
+    total = int(lengths[:n_fixed].sum())
+    newest: list[int] = []
+    for i in range(data.n_episodes - 1, n_fixed - 1, -1):
+        if total + int(lengths[i]) > max_steps and newest:
+            break
+        newest.append(i)
+        total += int(lengths[i])
+    return data.select([*range(n_fixed), *sorted(newest)])
+
+
+def keep_newest(max_steps: int) -> Aggregate:
+    """An :data:`Aggregate` that appends the new episodes, then drops the oldest DAgger
+    episodes (never the initial demonstrations) until at most ``max_steps`` steps remain
+    (:func:`cap_steps`)."""
+    check_int("max_steps", max_steps, 1)
+
+    def aggregate(data: Demonstrations, new: Demonstrations, n_initial: int
+                  ) -> Demonstrations:
+        return cap_steps(data.concat(new), n_initial, max_steps)
+
+    return aggregate
+
+
+# ------------------------------------------------------------------------------ DAgger
+@dataclass
+class DaggerResult:
+    """Outcome of :func:`dagger`.
+
+    Attributes:
+        agent: the best agent over all rounds (by ``score``; the first on a tie).
+        best_round: its round (0 = trained on the initial demonstrations only).
+        rounds: per round: ``round``, ``score``, ``n_episodes``, ``n_steps`` (training data
+            size), ``beta``, the evaluation dict (``eval``), the clone summary (``clone``,
+            without the agent) and ``time_s`` (rollout, training and evaluation).
+        demos: the aggregated demonstrations of the last round.
+    """
+
+    agent: Any
+    best_round: int
+    rounds: list[dict[str, Any]]
+    demos: Demonstrations
+
+    @property
+    def best_score(self) -> float:
+        """Score of the best round."""
+        return float(self.rounds[self.best_round]["score"])
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-able per-round table."""
+        return {"best_round": self.best_round, "best_score": self.best_score,
+                "rounds": self.rounds}
+
+
+def dagger(env_factory: Any, expert: Expert | None, config: CloneConfig | None = None, *,
+           rounds: int = 3, episodes_per_round: int = 10, seed: int = 0,
+           demos: Demonstrations | None = None, beta: float | Callable[[int], float] = 0.0,
+           options_fn: Callable[[int], dict[str, Any] | None] | None = None,
+           hint_fn: Expert | None = None,
+           evaluate_fn: Callable[[Any], dict[str, Any]] | None = None,
+           score_key: str = "mean_reward", max_steps: int | None = None,
+           clone_kwargs: dict[str, Any] | None = None, progress: bool = True,
+           first_index: int | None = None, aggregate: Aggregate = concat_all,
+           desc: str = "DAgger round",
+           on_round: Callable[[dict[str, Any]], None] | None = None) -> DaggerResult:
+    """DAgger with :func:`~goal_rl.learning.cloning.clone` as the learner.
+
+    Round 0 trains on ``demos`` (or, if ``None``, on ``episodes_per_round`` expert episodes
+    recorded here). Each later round r rolls out the current agent for
+    ``episodes_per_round`` episodes with expert-action probability ``beta`` (a number, or
+    ``beta(r)``), has the expert label every visited state (:func:`labelled_rollout`),
+    adds those episodes to the data (``aggregate``) and retrains from scratch with the
+    same config and seed. Every round's agent is evaluated; the best is kept.
+
+    Args:
+        env_factory: env id or ``() -> gym.Env``.
+        expert: ``expert(obs, env) -> action`` for any state (``None`` only with ``demos``
+            and ``rounds=0``).
+        config: clone settings.
+        rounds, episodes_per_round: DAgger rounds after round 0; episodes added per round.
+        seed: the episode with global index i resets with ``seed + i`` and ``options_fn(i)``.
+        demos: initial demonstrations.
+        hint_fn: ``hint_fn(obs, env) -> (H,)`` recorded with the labels (used only when
+            the data carry hints).
+        evaluate_fn: ``evaluate_fn(agent) -> dict``; default: 10 episodes of
+            :func:`~goal_rl.learning.evaluation.evaluate` with seed ``seed + 10**6``.
+        score_key: key of the evaluation dict to maximise.
+        max_steps: optional episode cap for recording and rollouts.
+        clone_kwargs: extra keyword arguments for ``clone`` (e.g. ``action_low``).
+        first_index: global index of the first rollout episode (default: after the
+            episodes recorded here, 0 with given ``demos``); round r's episodes follow on.
+        aggregate: the data hook (:data:`Aggregate`), e.g. :func:`keep_newest`.
+        progress, desc: progress bars; their label (followed by the round number).
+        on_round: called with each round's record as soon as it is complete.
+
+    Returns:
+        A :class:`DaggerResult`.
+    """
+    cfg = (config if config is not None else CloneConfig()).validate()
+    check_int("rounds", rounds, 0)
+    check_int("episodes_per_round", episodes_per_round, 1)
+    if expert is None and (demos is None or rounds > 0):
+        raise ValueError("dagger needs an expert to record demonstrations or label rollouts")
+    beta_fn = beta if callable(beta) else (lambda r: float(beta))
+    evaluate_fn = evaluate_fn or _default_evaluation(env_factory, seed)
+    if demos is None:
+        demos = _record(env_factory, expert, episodes_per_round, seed, max_steps, hint_fn,
+                        options_fn)
+        first_index = episodes_per_round if first_index is None else first_index
+    data = _check_demos(demos)
+    history: list[dict[str, Any]] = []
+    best: tuple[float, int, Any] | None = None
+    agent: Any = None
+    for r in range(rounds + 1):
+        t0 = time.perf_counter()
+        b = float(beta_fn(r)) if r > 0 else 0.0
+        if r > 0:
+            new, _ = labelled_rollout(
+                agent, env_factory, expert, episodes_per_round, seed, beta=b,
+                options_fn=options_fn, hint_fn=hint_fn if data.hints is not None else None,
+                max_steps=max_steps,
+                first_index=int(first_index or 0) + (r - 1) * episodes_per_round)
+            data = aggregate(data, new, demos.n_episodes)
+        agent, score, ev, summary = _train_and_score(data, cfg, evaluate_fn, score_key,
+                                                     progress, f"{desc} {r}", clone_kwargs)
+        history.append({"round": r, "score": score, "beta": b, "n_episodes": data.n_episodes,
+                        "n_steps": data.n_steps, "eval": ev, "clone": summary,
+                        "time_s": time.perf_counter() - t0})
+        if on_round is not None:
+            on_round(history[-1])
+        if best is None or score > best[0]:
+            best = (score, r, copy.copy(agent))
+    assert best is not None
+    return DaggerResult(agent=best[2], best_round=best[1], rounds=history, demos=data)
+
+
+def _check_demos(demos: Any) -> Demonstrations:
+    if not isinstance(demos, Demonstrations):
+        raise TypeError(f"demos must be Demonstrations, got {type(demos).__name__}")
+    return demos
+
+
+def _default_evaluation(env_factory: Any, seed: int) -> Callable[[Any], dict[str, Any]]:
+    def evaluate_fn(agent: Any) -> dict[str, Any]:
+        from goal_rl.learning.evaluation import evaluate
+
+        return evaluate(agent, env_factory, 10, seed + 10**6)
+    return evaluate_fn
+
+
+def _record(env_factory: Any, expert: Any, n_episodes: int, seed: int,
+            max_steps: int | None, hint_fn: Any, options_fn: Any) -> Demonstrations:
+    from goal_rl.learning.demos import record_demonstrations
+    from goal_rl.learning.rollout import make_env
+
+    env = make_env(env_factory)
+    try:
+        return record_demonstrations(env, expert, n_episodes, seed, max_steps=max_steps,
+                                     hint_fn=hint_fn, options_fn=options_fn)
+    finally:
+        env.close()
+
+
+def _train_and_score(data: Demonstrations, cfg: CloneConfig, evaluate_fn: Any,
+                     score_key: str, progress: bool, desc: str,
+                     clone_kwargs: dict[str, Any] | None
+                     ) -> tuple[Any, float, dict[str, Any], dict[str, Any]]:
+    """Clone on ``data`` and evaluate: ``(agent, score, evaluation without frames,
+    clone summary without the config)``."""
+    res = clone(data, cfg, progress=progress, desc=desc, **(clone_kwargs or {}))
+    ev = evaluate_fn(res.agent)
+    if score_key not in ev:
+        raise ValueError(f"score_key {score_key!r} not in the evaluation result "
+                         f"(keys: {', '.join(sorted(ev))})")
+    summary = res.summary()
+    summary.pop("config", None)
+    return (res.agent, float(ev[score_key]), {k: v for k, v in ev.items() if k != "frames"},
+            summary)

@@ -210,6 +210,25 @@ class Demonstrations:
             returns=returns,
         )
 
+    def select(self, indices: Sequence[int]) -> Demonstrations:
+        """The episodes ``indices`` (in that order) as new demonstrations, with their hints
+        and returns.
+
+        Raises:
+            IndexError: an index out of range. ValueError: no index.
+        """
+        if len(indices) == 0:
+            raise ValueError("select needs at least one episode index")
+        eps = [self.episode(int(i)) for i in indices]
+        lengths = [len(obs) for obs, _, _ in eps]
+        return Demonstrations(
+            observations=np.concatenate([e[0] for e in eps]),
+            actions=np.concatenate([e[1] for e in eps]),
+            episode_starts=np.cumsum([0] + lengths[:-1]),
+            hints=None if self.hints is None else np.concatenate([e[2] for e in eps]),
+            returns=None if self.returns is None else self.returns[list(indices)],
+        )
+
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Demonstrations):
             return NotImplemented

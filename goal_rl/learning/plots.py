@@ -1,6 +1,8 @@
-"""Figures of the closed-loop (cloning) part: Button & Food runs, rank scans, training
-histories. Matplotlib is imported lazily (Agg unless ``MPLBACKEND`` says otherwise); every
-file is written atomically."""
+"""Figures of a cloning run: training history, checkpoints and closed-loop returns.
+
+:func:`clone_history_figure` builds the Matplotlib figure (so it can be checked or shown);
+:func:`plot_clone_history` writes it as a PNG file atomically and closes it. Matplotlib is
+imported lazily (Agg unless ``MPLBACKEND`` says otherwise)."""
 
 from __future__ import annotations
 
@@ -14,17 +16,20 @@ import numpy as np
 from goal_rl.common.io import save_figure
 from goal_rl.common.plots import pyplot
 
+__all__ = ["clone_history_figure", "plot_clone_history", "save_and_close"]
 
-def plot_clone_history(mse: np.ndarray, dz: np.ndarray, checkpoints: Sequence[dict[str, Any]],
-                       episode_returns: Sequence[float], path: str | os.PathLike, *,
-                       title: str = "") -> Path:
-    """Generic cloning run: MSE/ΔZ per epoch, checkpoint metrics, evaluation returns.
+
+def clone_history_figure(mse: np.ndarray, dz: np.ndarray,
+                         checkpoints: Sequence[dict[str, Any]],
+                         episode_returns: Sequence[float], *, title: str = "") -> Any:
+    """Three panels: free-run MSE (log) and ΔZ per recurrent epoch, the checkpoints'
+    open-loop MSEs, the closed-loop return of each evaluation episode.
 
     Args:
         mse, dz: ``(E,)`` per recurrent epoch.
-        checkpoints: :attr:`goal_rl.cloning.CloneResult.checkpoints`.
+        checkpoints: :attr:`goal_rl.learning.cloning.CloneResult.checkpoints`.
         episode_returns: closed-loop returns of the final agent.
-        path: PNG to write.
+        title: title of the last panel.
     """
     plt = pyplot()
     fig, axes = plt.subplots(1, 3, figsize=(14, 3.8))
@@ -53,7 +58,20 @@ def plot_clone_history(mse: np.ndarray, dz: np.ndarray, checkpoints: Sequence[di
     ax.set_ylabel("return")
     ax.set_title(title or "closed-loop evaluation")
     fig.tight_layout()
+    return fig
+
+
+def save_and_close(fig: Any, path: str | os.PathLike) -> Path:
+    """Write ``fig`` atomically (format from the suffix) and close it; the path written."""
     try:
         return save_figure(fig, path)
     finally:
-        plt.close(fig)
+        pyplot().close(fig)
+
+
+def plot_clone_history(mse: np.ndarray, dz: np.ndarray, checkpoints: Sequence[dict[str, Any]],
+                       episode_returns: Sequence[float], path: str | os.PathLike, *,
+                       title: str = "") -> Path:
+    """:func:`clone_history_figure` written to the PNG ``path``."""
+    return save_and_close(clone_history_figure(mse, dz, checkpoints, episode_returns,
+                                               title=title), path)

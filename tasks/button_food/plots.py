@@ -1,26 +1,33 @@
-"""Figures of the Button & Food task: arena paths and score per angle, rank scans."""
+"""Figures of the Button & Food task: arena paths and score per angle, rank scans.
+
+``*_figure`` functions build the Matplotlib figure (so it can be checked or shown);
+``plot_*`` functions write it as a PNG file atomically and close it."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from goal_rl.common.io import save_figure
 from goal_rl.common.plots import pyplot
+from goal_rl.learning.plots import save_and_close
+
+__all__ = ["button_food_figure", "plot_button_food", "plot_rank_scan", "rank_scan_figure"]
 
 
-def plot_rank_scan(ranks: Sequence[int], scores: np.ndarray, path: str | os.PathLike, *,
-                   paper: dict[int, float] | None = None, title: str = "") -> Path:
-    """Mean score vs feedback rank R.
+def rank_scan_figure(ranks: Sequence[int], scores: np.ndarray, *,
+                     paper: dict[int, float] | None = None, title: str = "") -> Any:
+    """Mean score vs feedback rank R: each seed's points, the mean ± std over seeds and
+    the paper's values.
 
     Args:
         ranks: ``(R,)`` feedback ranks.
         scores: ``(S, R)`` mean test score per seed and rank (one row per seed).
-        path: PNG to write.
         paper: optional reference ``{R: score}`` drawn dashed.
+        title: axes title.
     """
     plt = pyplot()
     scores = np.atleast_2d(np.asarray(scores, dtype=np.float64))
@@ -40,16 +47,19 @@ def plot_rank_scan(ranks: Sequence[int], scores: np.ndarray, path: str | os.Path
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     ax.set_title(title or "score vs rank")
-    try:
-        return save_figure(fig, path)
-    finally:
-        plt.close(fig)
+    return fig
 
 
-def plot_button_food(paths: Sequence[np.ndarray], path_angles: Sequence[float],
-                     test_angles: Sequence[float], test_scores: Sequence[float],
-                     train_angles: Sequence[float], mse: np.ndarray, dz: np.ndarray,
-                     path: str | os.PathLike, *, title: str = "") -> Path:
+def plot_rank_scan(ranks: Sequence[int], scores: np.ndarray, path: str | os.PathLike, *,
+                   paper: dict[int, float] | None = None, title: str = "") -> Path:
+    """:func:`rank_scan_figure` written to the PNG ``path``."""
+    return save_and_close(rank_scan_figure(ranks, scores, paper=paper, title=title), path)
+
+
+def button_food_figure(paths: Sequence[np.ndarray], path_angles: Sequence[float],
+                       test_angles: Sequence[float], test_scores: Sequence[float],
+                       train_angles: Sequence[float], mse: np.ndarray, dz: np.ndarray, *,
+                       title: str = "") -> Any:
     """Three panels: closed-loop paths in the arena, score per test angle, training curve.
 
     Args:
@@ -58,7 +68,7 @@ def plot_button_food(paths: Sequence[np.ndarray], path_angles: Sequence[float],
         test_angles, test_scores: ``(n_test,)`` angles (degrees) and episode scores.
         train_angles: demonstration angles (degrees), marked.
         mse, dz: ``(E,)`` free-run action MSE and spike error per epoch (may be empty).
-        path: PNG to write.
+        title: title of the middle panel.
     """
     plt = pyplot()
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.6))
@@ -97,7 +107,13 @@ def plot_button_food(paths: Sequence[np.ndarray], path_angles: Sequence[float],
     else:
         ax.set_axis_off()
     fig.tight_layout()
-    try:
-        return save_figure(fig, path)
-    finally:
-        plt.close(fig)
+    return fig
+
+
+def plot_button_food(paths: Sequence[np.ndarray], path_angles: Sequence[float],
+                     test_angles: Sequence[float], test_scores: Sequence[float],
+                     train_angles: Sequence[float], mse: np.ndarray, dz: np.ndarray,
+                     path: str | os.PathLike, *, title: str = "") -> Path:
+    """:func:`button_food_figure` written to the PNG ``path``."""
+    return save_and_close(button_food_figure(paths, path_angles, test_angles, test_scores,
+                                             train_angles, mse, dz, title=title), path)

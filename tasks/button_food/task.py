@@ -1,17 +1,18 @@
-"""Button & Food (SPEC §3b, paper Fig 4): clone a reaching expert that needs memory.
+"""Button & Food (the paper's Fig 4; see docs/button_food.md): clone a reaching expert that
+needs memory.
 
 The agent must first touch a button (which it cannot see being pressed: the unlock is not
 observed), then go to the food. A spiking network is trained with GOAL on expert
 demonstrations at 5 training angles and scored in closed loop on 120 test angles.
 
-Expert (``expert="paper"``, the default, as in SPEC §3b): straight to the button centre
+Expert (``expert="paper"``, the default, the paper's): straight to the button centre
 at constant speed, arriving at step ``button_steps`` (30), then straight to the food at
 constant speed, arriving at step ``episode_steps`` (80). As a function of the state
 (so it can label any state for DAgger): before step 30 head for the button centre
 arriving at step 30; after that, if still locked, head for the button at full speed;
 once unlocked, head for the food arriving at step 80; speeds are capped at
 :data:`EXPERT_MAX_SPEED` (3, only reached off course). ``expert="env"`` uses the env's
-own :meth:`~envs.button_food.ButtonFoodEnv.expert_action`, which turns to the food as
+own :meth:`~goal_rl.envs.button_food.ButtonFoodEnv.expert_action`, which turns to the food as
 soon as the button unlocks (7 steps before its centre): its path grazes the unlock
 radius (0.047 of 0.05), so a clone that lags slightly never unlocks (measured: far lower
 scores).
@@ -52,7 +53,7 @@ __all__ = [
 
 ENV_ID = "goal_rl/ButtonFood-v0"
 PAPER_RANKS: tuple[int, ...] = (1, 34, 67, 100, 133, 167, 200, 233, 266, 300)
-#: Mean score vs R read from the paper's Fig 4 (SPEC §3b); R >= 200 "≈ 9", R = N: 9.1.
+#: Mean score vs R read from the paper's Fig 4 (N = 300); R >= 200 "≈ 9", R = N: 9.1.
 PAPER_SCORES: dict[int, float] = {1: 0.0, 34: 1.0, 67: 2.4, 100: 4.8, 133: 6.7, 167: 7.8,
                                   200: 9.0, 233: 9.0, 266: 9.0, 300: 9.1}
 EXPERT_MAX_SPEED = 3.0
@@ -119,7 +120,7 @@ def record_angle_demos(angles: Sequence[float], expert: str = "paper", seed: int
     """Expert episodes at the given food angles (degrees), with hints.
 
     Returns:
-        :class:`~goal_rl.demos.Demonstrations`, one episode per angle.
+        :class:`~goal_rl.learning.demos.Demonstrations`, one episode per angle.
     """
     from goal_rl.learning.demos import record_demonstrations
 
@@ -140,7 +141,7 @@ def evaluate_angles(agent: Any, angles: Sequence[float], *, num_envs: int = 120,
     """Closed-loop episodes at fixed food angles (degrees), one per angle.
 
     Returns:
-        :func:`goal_rl.agent.evaluate`'s dict (``mean_reward`` ... and ``mean_score``,
+        :func:`goal_rl.learning.evaluation.evaluate`'s dict (``mean_reward`` ... and ``mean_score``,
         ``episode_score``, ``mean_unlocked``) plus ``angles`` and ``reached_fraction``
         (share of episodes whose score reached the food, ≈ 33.3).
     """
@@ -188,7 +189,7 @@ class ButtonFoodTask:
     # -------------------------------------------------------------- pieces
     def demonstrations(self) -> Any:
         """Expert demonstrations at ``train_angles`` (or loaded from ``demos``)."""
-        from goal_rl.learning.cloning import load_demos_for
+        from goal_rl.learning.task import load_demos_for
 
         c = self.config
         if c.demos is not None:
@@ -198,7 +199,8 @@ class ButtonFoodTask:
     def train(self, demos: Any, *, rank: Any = "config", seed: int | None = None,
               progress: bool = True) -> dict[str, Any]:
         """Clone (or DAgger) one agent. Returns ``{"agent", "clone" or "dagger"}``."""
-        from goal_rl.learning.cloning import clone, dagger
+        from goal_rl.learning.cloning import clone
+        from goal_rl.learning.dagger import dagger
 
         c = self.config
         changes: dict[str, Any] = {"rank": rank}

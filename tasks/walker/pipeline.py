@@ -1,9 +1,10 @@
-"""BipedalWalker-v3 apprenticeship learning (SPEC §3c): expert → demonstrations → spiking agent.
+"""BipedalWalker-v3 apprenticeship learning (see docs/walker.md): expert → demonstrations →
+spiking agent.
 
 ``python -m goal_rl.walker --expert [a2c|heuristic|PATH]`` runs the whole loop:
 
 1. record ``demo_episodes`` expert episodes (observations ``(T, 24)``, actions ``(T, 4)``);
-2. train a spiking agent on them with GOAL (:func:`goal_rl.cloning.clone`: internal
+2. train a spiking agent on them with GOAL (:func:`goal_rl.learning.cloning.clone`: internal
    targets, readout, recurrent learning with rank R and target timescale τ⋆, final ridge
    refit of ``W_out`` on the network's own free-running spikes); with an MLP expert the
    teacher drive that makes the internal targets also carries ``W_hint h`` of the
@@ -24,9 +25,9 @@ mean and std.
 
 Other modes: ``--play PATH`` reloads and tests a saved agent (``--render`` writes a GIF
 when the ``video`` extra, imageio, is installed); ``--demos PATH`` clones from a file
-(``.npz`` written by :class:`~goal_rl.demos.Demonstrations` or CSV: 24 observation
+(``.npz`` written by :class:`~goal_rl.learning.demos.Demonstrations` or CSV: 24 observation
 columns, 4 action columns, optional ``episode`` column), no DAgger;
-``--train-expert ...`` hands over to :mod:`goal_rl.walker_expert`.
+``--train-expert ...`` hands over to :mod:`goal_rl.tasks.walker.expert_training`.
 """
 
 from __future__ import annotations
@@ -73,7 +74,7 @@ def make_env(render_mode: str | None = None, fast: bool = True) -> Any:
     """``BipedalWalker-v3`` whose ``info["reached_end"]`` (0/1) says whether the walker
     crossed the finish line without falling (the episode then terminates).
 
-    ``fast`` (default) builds it on :class:`envs.fast_walker.FastBipedalWalker`, whose
+    ``fast`` (default) builds it on :class:`goal_rl.envs.fast_walker.FastBipedalWalker`, whose
     steps equal Gymnasium's bit for bit and take ≈ 40 % less time; ``fast=False`` builds
     Gymnasium's own class. Either way the spec (id, 1,600-step limit) is the registered one.
     """
@@ -145,7 +146,7 @@ def record_walker_demos(expert: str | Callable[[np.ndarray, Any], np.ndarray],
                         hint_fn: Callable[[np.ndarray, Any], Any] | None = None) -> Any:
     """Record ``n_episodes`` expert episodes (episode i resets with ``seed + i``).
 
-    Returns :class:`~goal_rl.demos.Demonstrations`: observations ``(T, 24)`` float32,
+    Returns :class:`~goal_rl.learning.demos.Demonstrations`: observations ``(T, 24)`` float32,
     actions ``(T, 4)`` float32 in [−1, 1], episode starts, returns, and ``hints (T, H)``
     from ``hint_fn`` if given (see :func:`make_hint_fn`).
     """
@@ -188,7 +189,7 @@ def evaluate_walker(agent: Any, n_episodes: int = 50, seed: int = 1000, *,
                     num_envs: int = 1, render: bool = False) -> dict[str, Any]:
     """Closed-loop test of a spiking agent; episode i resets with ``seed + i``.
 
-    Returns the :func:`goal_rl.agent.evaluate` dict (``mean_reward``, ``std_reward``,
+    Returns the :func:`goal_rl.learning.evaluation.evaluate` dict (``mean_reward``, ``std_reward``,
     ``n_eval_episodes``, ``episode_returns``, ``episode_lengths``, ``steps_per_s`` …) plus
     ``success_rate`` (share of episodes reaching the end) and ``mean_length`` (steps).
     """
@@ -205,7 +206,7 @@ def evaluate_walker(agent: Any, n_episodes: int = 50, seed: int = 1000, *,
 
 
 def evaluate_expert_cached(expert: str, n_episodes: int, seed: int) -> dict[str, Any]:
-    """:func:`goal_rl.walker_expert.evaluate_expert` memoised per (expert, n, seed)."""
+    """:func:`goal_rl.tasks.walker.expert.evaluate_expert` memoised per (expert, n, seed)."""
     from goal_rl.tasks.walker.expert import evaluate_expert, load_expert
 
     key = f"{expert}|{n_episodes}|{seed}"
@@ -220,7 +221,7 @@ class WalkerResult:
     """Outcome of :func:`train_walker`.
 
     Attributes:
-        agent: the selected :class:`~goal_rl.agent.SpikingAgent`.
+        agent: the selected :class:`~goal_rl.learning.agent.SpikingAgent`.
         best_round: its DAgger round (0 = demonstrations only).
         history: per round: ``round``, ``n_episodes``/``n_steps`` of training data,
             ``select_mean_reward``/``select_success_rate``, clone figures, times.
@@ -236,33 +237,14 @@ class WalkerResult:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def _cap(data: Any, n_fixed: int, max_steps: int) -> Any:
-    """Drop the oldest DAgger episodes (index ≥ ``n_fixed``) until ≤ ``max_steps`` remain."""
-    from goal_rl.learning.demos import Demonstrations
-
-    lengths = data.episode_lengths
-    if int(lengths.sum()) <= max_steps or data.n_episodes <= n_fixed:
-        return data
-    keep = list(range(n_fixed))
-    total = int(lengths[:n_fixed].sum())
-    newest: list[int] = []
-    for i in range(data.n_episodes - 1, n_fixed - 1, -1):
-        if total + int(lengths[i]) > max_steps and newest:
-            break
-        newest.append(i)
-        total += int(lengths[i])
-    keep += sorted(newest)
-    eps = [data.episode(i) for i in keep]
-    starts = np.cumsum([0] + [len(e[0]) for e in eps[:-1]])
-    returns = None if data.returns is None else data.returns[keep]
-    return Demonstrations(observations=np.concatenate([e[0] for e in eps]),
-                          actions=np.concatenate([e[1] for e in eps]),
-                          episode_starts=starts, returns=returns)
-
-
 def train_walker(cfg: WalkerConfig, demos: Any = None, *, progress: bool = True,
                  log: Callable[[str], None] | None = None) -> WalkerResult:
     """Clone the walker expert into a spiking agent, with DAgger rounds (see module doc).
+
+    The rounds are :func:`goal_rl.learning.dagger.dagger`'s, with the walker's data cap
+    (:func:`~goal_rl.learning.dagger.keep_newest` of ``cfg.max_train_steps``: the oldest
+    DAgger episodes go first, never the expert's own), rollout episode ``i`` reset with
+    ``cfg.seed + 10_000 + i`` and the rounds ranked by the selection return.
 
     Args:
         cfg: settings.
@@ -272,12 +254,44 @@ def train_walker(cfg: WalkerConfig, demos: Any = None, *, progress: bool = True,
         progress: tqdm bars.
         log: one-line progress messages (default: none).
     """
-    from goal_rl.learning.cloning import clone
-    from goal_rl.learning.dagger import labelled_rollout
+    from goal_rl.learning.dagger import dagger, keep_newest
 
     cfg.validate()
     t0 = time.perf_counter()
     say = log or (lambda msg: None)
+    demos, expert_fn, hint_fn, rounds = _initial_data(cfg, demos, say)
+
+    def select(agent: Any) -> dict[str, Any]:
+        return evaluate_walker(agent, cfg.select_episodes, cfg.select_seed,
+                               num_envs=min(cfg.num_envs, cfg.select_episodes))
+
+    def report(rec: dict[str, Any]) -> None:
+        ev = rec["eval"]
+        say(f"round {rec['round']}: {rec['n_steps']} steps of data, selection return "
+            f"{ev['mean_reward']:.1f} ± {ev['std_reward']:.1f}, "
+            f"{100 * ev['success_rate']:.0f}% reach the end")
+
+    dag = dagger(make_env, expert_fn, clone_config(cfg), rounds=rounds,
+                 episodes_per_round=cfg.episodes_per_round, seed=cfg.seed + 10_000,
+                 demos=demos, hint_fn=hint_fn, evaluate_fn=select,
+                 clone_kwargs={"action_low": -1.0, "action_high": 1.0}, progress=progress,
+                 first_index=cfg.episodes_per_round,
+                 aggregate=keep_newest(cfg.max_train_steps), desc="walker round",
+                 on_round=report)
+    agent = dag.agent
+    agent.meta.update({"task": TASK, "env_id": ENV_ID, "walker_config": cfg.to_dict(),
+                       "best_round": dag.best_round})
+    return WalkerResult(agent=agent, best_round=dag.best_round,
+                        history=[_history_row(rec) for rec in dag.rounds], demos=demos,
+                        wall_time_s=time.perf_counter() - t0)
+
+
+def _initial_data(cfg: WalkerConfig, demos: Any, say: Callable[[str], None]
+                  ) -> tuple[Any, Any, Any, int]:
+    """``(demos, expert, hint_fn, rounds)`` for :func:`train_walker`: the demonstrations
+    (given, loaded from ``cfg.demos`` — then no DAgger round — or recorded), the expert
+    that labels the DAgger states and the hint function (``None`` when the data carry no
+    hints: every episode must have them or none)."""
     expert_fn = None
     rounds = cfg.dagger_rounds
     if cfg.demos is not None and demos is None:
@@ -286,7 +300,6 @@ def train_walker(cfg: WalkerConfig, demos: Any = None, *, progress: bool = True,
     hint_fn = None
     if demos is None or rounds > 0:
         expert_fn = make_expert(cfg.expert)
-        # Hints need every episode of the data to carry them, given demos included.
         if cfg.hints and (demos is None or demos.hints is not None):
             hint_fn = make_hint_fn(cfg.expert)
         if hint_fn is not None and demos is not None:
@@ -300,44 +313,20 @@ def train_walker(cfg: WalkerConfig, demos: Any = None, *, progress: bool = True,
         demos = record_walker_demos(expert_fn, cfg.demo_episodes, cfg.seed, cfg.demo_max_steps,
                                     hint_fn=hint_fn)
         say(f"recorded {demos.n_episodes} expert episodes ({demos.n_steps} steps)")
-    ccfg = clone_config(cfg)
-    data = demos
-    n_fixed = demos.n_episodes
-    history: list[dict[str, Any]] = []
-    best: tuple[float, int, Any] | None = None
-    agent = None
-    for r in range(rounds + 1):
-        t_round = time.perf_counter()
-        if r > 0:
-            new, _ = labelled_rollout(agent, make_env, expert_fn, cfg.episodes_per_round,
-                             cfg.seed + 10_000, first_index=r * cfg.episodes_per_round,
-                             hint_fn=hint_fn)
-            data = _cap(data.concat(new), n_fixed, cfg.max_train_steps)
-        res = clone(data, ccfg, progress=progress, desc=f"walker round {r}",
-                    action_low=-1.0, action_high=1.0)
-        agent = res.agent
-        sel = evaluate_walker(agent, cfg.select_episodes, cfg.select_seed,
-                              num_envs=min(cfg.num_envs, cfg.select_episodes))
-        row = {"round": r, "n_episodes": int(data.n_episodes), "n_steps": int(data.n_steps),
-               "select_mean_reward": sel["mean_reward"], "select_std_reward": sel["std_reward"],
-               "select_success_rate": sel["success_rate"],
-               "select_mean_length": sel["mean_length"],
-               "readout_mse": res.readout_mse, "refit_mse": res.refit_mse,
-               "final_train_mse": float(res.mse[-1]) if len(res.mse) else float("nan"),
-               "clone_time_s": res.wall_time_s,
-               "round_time_s": time.perf_counter() - t_round}
-        history.append(row)
-        say(f"round {r}: {data.n_steps} steps of data, selection return "
-            f"{sel['mean_reward']:.1f} ± {sel['std_reward']:.1f}, "
-            f"{100 * sel['success_rate']:.0f}% reach the end")
-        if best is None or sel["mean_reward"] > best[0]:
-            best = (sel["mean_reward"], r, agent)
-    assert best is not None
-    _, best_round, agent = best
-    agent.meta.update({"task": TASK, "env_id": ENV_ID, "walker_config": cfg.to_dict(),
-                       "best_round": best_round})
-    return WalkerResult(agent=agent, best_round=best_round, history=history, demos=demos,
-                        wall_time_s=time.perf_counter() - t0)
+    return demos, expert_fn, hint_fn, rounds
+
+
+def _history_row(rec: dict[str, Any]) -> dict[str, Any]:
+    """The walker's history row (metrics.json) of one DAgger round record."""
+    ev, cl = rec["eval"], rec["clone"]
+    return {"round": rec["round"], "n_episodes": int(rec["n_episodes"]),
+            "n_steps": int(rec["n_steps"]),
+            "select_mean_reward": ev["mean_reward"], "select_std_reward": ev["std_reward"],
+            "select_success_rate": ev["success_rate"],
+            "select_mean_length": ev["mean_length"],
+            "readout_mse": cl["readout_mse"], "refit_mse": cl["refit_mse"],
+            "final_train_mse": cl["final_mse"], "clone_time_s": cl["wall_time_s"],
+            "round_time_s": rec["time_s"]}
 
 
 def agent_trace(agent: Any, expert: Callable[[np.ndarray, Any], np.ndarray] | None,

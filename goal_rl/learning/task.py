@@ -1,0 +1,166 @@
+"""A closed-loop task made of an env and an expert: :class:`ExpertCloningTask`.
+
+It records (or loads) the expert's demonstrations, clones them into a spiking agent
+(:func:`~goal_rl.learning.cloning.clone`, or :func:`~goal_rl.learning.dagger.dagger` with
+DAgger rounds) and evaluates the agent in closed loop; it follows the task protocol of
+``python -m goal_rl train`` (see docs/tasks.md), so a new task on any Gymnasium env is a
+few lines (``examples/register_custom_task.py``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from goal_rl.learning.cloning import clone
+from goal_rl.learning.config import CloneTaskConfig
+from goal_rl.learning.demos import Demonstrations
+from goal_rl.learning.rollout import Expert, make_env
+
+__all__ = ["ExpertCloningTask", "load_demos_for"]
+
+
+def load_demos_for(path: str, obs_dim: int, act_dim: int) -> Demonstrations:
+    """Load demonstrations and check their sizes against an env's (ValueError naming both)."""
+    demos = Demonstrations.load(path)
+    if (demos.obs_dim, demos.act_dim) != (obs_dim, act_dim):
+        raise ValueError(f"{path}: demonstrations have obs/act sizes {demos.obs_dim}/"
+                         f"{demos.act_dim} but the env has {obs_dim}/{act_dim}")
+    return demos
+
+
+class ExpertCloningTask:
+    """A closed-loop task: clone ``expert`` on a Gymnasium env and evaluate the agent.
+
+    Implements the task protocol of ``python -m goal_rl train`` (``kind``, ``config``,
+    ``run(out_dir, progress=, plot=) -> metrics``, ``summary(metrics) -> str``).
+
+    Args:
+        name: task name (for messages and files).
+        env_id: Gymnasium id, or a factory ``() -> gym.Env``.
+        expert: ``expert(obs, env) -> action`` (wrap a batch policy with
+            :func:`~goal_rl.learning.dagger.stateless_expert`).
+        config: :class:`CloneTaskConfig`.
+        hint_fn: optional ``hint_fn(obs, env) -> (H,)`` target-only inputs.
+        options_fn: reset options of demonstration/DAgger episode ``i``.
+        eval_options_fn: reset options of evaluation episode ``i``.
+        info_keys: final-info keys reported per evaluation episode.
+        env_kwargs: ``gym.make`` keyword arguments.
+    """
+
+    kind = "closed_loop"
+
+    def __init__(self, name: str, env_id: Any, expert: Expert, config: CloneTaskConfig, *,
+                 hint_fn: Callable[[np.ndarray, Any], Any] | None = None,
+                 options_fn: Callable[[int], dict[str, Any] | None] | None = None,
+                 eval_options_fn: Callable[[int], dict[str, Any] | None] | None = None,
+                 info_keys: Sequence[str] = (), env_kwargs: dict[str, Any] | None = None
+                 ) -> None:
+        self.name = name
+        self.env_id = env_id
+        self.expert = expert
+        self.config = config.validate()
+        self.hint_fn = hint_fn
+        self.options_fn = options_fn
+        self.eval_options_fn = eval_options_fn
+        self.info_keys = tuple(info_keys)
+        self.env_kwargs = dict(env_kwargs or {})
+
+    def make_env(self) -> Any:
+        """A fresh env."""
+        return make_env(self.env_id, self.env_kwargs)
+
+    def _factory(self) -> Any:
+        return self.env_id if not isinstance(self.env_id, str) or not self.env_kwargs \
+            else (lambda: self.make_env())
+
+    def evaluate(self, agent: Any) -> dict[str, Any]:
+        """Closed-loop evaluation on ``n_eval`` episodes (SB3 keys + ``info_keys`` extras)."""
+        from goal_rl.learning.evaluation import evaluate
+
+        c = self.config
+        return evaluate(agent, self._factory(), c.n_eval, c.eval_seed,
+                        num_envs=min(c.num_envs, c.n_eval), options_fn=self.eval_options_fn,
+                        info_keys=self.info_keys)
+
+    def demonstrations(self) -> Demonstrations:
+        """The training demonstrations: loaded from ``config.demos`` or recorded."""
+        from goal_rl.learning.demos import record_demonstrations
+        from goal_rl.learning.rollout import action_size, obs_size
+
+        c = self.config
+        env = self.make_env()
+        try:
+            dims = obs_size(env.observation_space), action_size(env.action_space)
+            if c.demos is not None:
+                return load_demos_for(c.demos, *dims)
+            return record_demonstrations(env, self.expert, c.n_demos, c.demo_seed,
+                                         max_steps=c.max_steps, hint_fn=self.hint_fn,
+                                         options_fn=self.options_fn)
+        finally:
+            env.close()
+
+    def run(self, out_dir: Any = None, *, progress: bool = True, plot: bool = False
+            ) -> dict[str, Any]:
+        """Record (or load) demonstrations, clone (or DAgger), evaluate; save ``agent.pt``
+        (and ``plot.png`` with ``plot``) into ``out_dir``. Returns the metrics."""
+        from pathlib import Path
+
+        c = self.config
+        t0 = time.perf_counter()
+        demos = self.demonstrations()
+        env = self.make_env()
+        space = env.action_space
+        env.close()
+        bounds = {"action_low": getattr(space, "low", None),
+                  "action_high": getattr(space, "high", None)}
+        dag = None
+        if c.dagger_rounds > 0:
+            from goal_rl.learning.dagger import dagger
+
+            dag = dagger(self._factory(), self.expert, c.clone_config(), rounds=c.dagger_rounds,
+                         episodes_per_round=c.dagger_episodes, seed=c.demo_seed + c.n_demos,
+                         demos=demos, beta=c.dagger_beta, options_fn=self.options_fn,
+                         hint_fn=self.hint_fn, evaluate_fn=self.evaluate,
+                         max_steps=c.max_steps, clone_kwargs=bounds, progress=progress)
+            agent, res = dag.agent, None
+        else:
+            res = clone(demos, c.clone_config(), progress=progress, desc=self.name, **bounds)
+            agent = res.agent
+        ev = self.evaluate(agent)
+        metrics: dict[str, Any] = {
+            "mean_reward": ev["mean_reward"], "std_reward": ev["std_reward"],
+            "n_eval_episodes": ev["n_eval_episodes"],
+            **{k: v for k, v in ev.items() if k not in ("mean_reward", "std_reward",
+                                                         "n_eval_episodes", "frames")},
+            "expert_mean_return": (float(np.mean(demos.returns))
+                                   if demos.returns is not None else None),
+            "n_demo_episodes": demos.n_episodes, "n_demo_steps": demos.n_steps,
+        }
+        if res is not None:
+            metrics["clone"] = {k: v for k, v in res.summary().items() if k != "config"}
+        if dag is not None:
+            metrics["dagger"] = dag.summary()
+        metrics["config"] = c.to_dict()
+        metrics["total_time_s"] = time.perf_counter() - t0
+        if out_dir is not None:
+            out = Path(out_dir)
+            agent.save(out / "agent.pt")
+            if plot and res is not None:
+                from goal_rl.learning.plots import plot_clone_history
+
+                plot_clone_history(res.mse, res.dz, res.checkpoints, ev["episode_returns"],
+                                   out / "plot.png", title=f"{self.name}: mean return "
+                                   f"{ev['mean_reward']:.1f} ± {ev['std_reward']:.1f}")
+        return metrics
+
+    def summary(self, metrics: dict[str, Any]) -> str:
+        """One line for the CLI."""
+        expert = metrics.get("expert_mean_return")
+        exp_txt = f" | expert {expert:.1f}" if expert is not None else ""
+        return (f"{self.name}: mean return {metrics['mean_reward']:.2f} ± "
+                f"{metrics['std_reward']:.2f} over {metrics['n_eval_episodes']} episodes"
+                f"{exp_txt} | wall time {metrics['total_time_s']:.1f} s")
