@@ -9,12 +9,12 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from goal_rl.common.cli import run_main
 from goal_rl.tasks import registry
 from goal_rl.tasks.cli import main
 
-from goal_rl.common.cli import run_main
-
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "register_custom_task.py"
 SHORT = ["n_rec=40", "epochs_rec=5", "n_demos=1", "n_eval=2", "num_envs=2", "max_steps=150"]
 

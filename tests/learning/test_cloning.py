@@ -1,8 +1,7 @@
-"""Tests for goal_rl.cloning: windows, CloneConfig, clone, rollout, dagger, the generic task."""
+"""Tests for goal_rl.learning.cloning: windows, CloneConfig, clone, open-loop validation."""
 
 from __future__ import annotations
 
-import gymnasium as gym
 import numpy as np
 import pytest
 
@@ -11,18 +10,12 @@ from goal_rl.engines.adapter import TrialEngine
 from goal_rl.engines.common import init_weights
 from goal_rl.learning.cloning import (
     CloneConfig,
-    CloneTaskConfig,
-    ExpertCloningTask,
     action_mse,
     clone,
-    dagger,
     make_windows,
     open_loop_actions,
 )
-from goal_rl.learning.dagger import labelled_rollout as rollout
-from goal_rl.learning.dagger import stateless_expert
-from goal_rl.learning.demos import Demonstrations, record_demonstrations
-from goal_rl.tasks.button_food.task import expert_phase_hint, paper_expert
+from goal_rl.learning.demos import Demonstrations
 
 
 def toy_demos(n_episodes: int = 3, T: int = 30, seed: int = 0, hints: bool = False
@@ -210,67 +203,6 @@ def test_agent_size_mismatch_in_open_loop_validation() -> None:
     with pytest.raises(ValueError, match="takes 5 inputs but the demonstrations' "
                                          "observation has 7 values"):
         action_mse(res.agent, other)
-
-
-# ------------------------------------------------------------------------------ rollout / DAgger
-def bf_env() -> gym.Env:
-    return gym.make("goal_rl/ButtonFood-v0")
-
-
-def test_rollout_with_beta_one_reproduces_expert_demos() -> None:
-    angles = [60.0, 120.0]
-    opts = lambda i: {"angle": angles[i]}  # noqa: E731
-    env = bf_env()
-    ref = record_demonstrations(env, paper_expert, 2, 0, hint_fn=expert_phase_hint,
-                                options_fn=opts)
-    res = clone(ref, small_config(n_rec=30, epochs_rec=0), progress=False)
-    got, infos = rollout(res.agent, bf_env, paper_expert, 2, 0, beta=1.0, options_fn=opts,
-                         hint_fn=expert_phase_hint)
-    assert got == ref  # the expert acted: same states, labels, hints and returns
-    assert all(info["score"] == pytest.approx(1 / 0.03) for info in infos)
-    agent_run, _ = rollout(res.agent, bf_env, paper_expert, 2, 0, options_fn=opts)
-    assert agent_run.n_episodes == 2 and agent_run.hints is None
-    assert not np.allclose(agent_run.observations[:100], ref.observations[:100])
-    with pytest.raises(ValueError, match="beta must be in"):
-        rollout(res.agent, bf_env, paper_expert, 1, 0, beta=2.0)
-
-
-def test_dagger_aggregates_and_keeps_best() -> None:
-    env = bf_env()
-    angles = [60.0, 120.0]
-    demos = record_demonstrations(env, paper_expert, 2, 0, hint_fn=expert_phase_hint,
-                                  options_fn=lambda i: {"angle": angles[i]})
-    scores = iter([1.0, 5.0, 2.0])
-    res = dagger(bf_env, paper_expert, small_config(n_rec=30, epochs_rec=2), rounds=2,
-                 episodes_per_round=3, demos=demos, hint_fn=expert_phase_hint,
-                 options_fn=lambda i: {"angle": 30.0 + 10 * i},
-                 evaluate_fn=lambda agent: {"mean_reward": next(scores)}, progress=False)
-    assert [r["n_episodes"] for r in res.rounds] == [2, 5, 8]
-    assert res.demos.n_episodes == 8 and res.demos.hints is not None
-    assert res.best_round == 1 and res.best_score == 5.0
-    assert res.summary()["rounds"][2]["score"] == 2.0
-
-
-def test_stateless_expert_adapter() -> None:
-    expert = stateless_expert(lambda obs: obs[:, :2] * 2)
-    np.testing.assert_allclose(expert(np.array([1.0, 2.0, 3.0]), None), [2.0, 4.0])
-
-
-# ------------------------------------------------------------------------------ generic task
-def test_expert_cloning_task_runs_and_saves(tmp_path) -> None:
-    def expert(obs, env):
-        return np.array([1.0 if obs[1] >= 0 else -1.0], np.float32)
-
-    cfg = CloneTaskConfig(n_rec=40, sigma_inp=6.0, normalize_obs=True, epochs_rec=3,
-                          n_demos=1, n_eval=2, num_envs=2, max_steps=150)
-    task = ExpertCloningTask("mc", "MountainCarContinuous-v0", expert, cfg)
-    m = task.run(tmp_path, progress=False, plot=True)
-    assert {"mean_reward", "std_reward", "n_eval_episodes"} <= set(m)
-    assert m["n_eval_episodes"] == 2 and m["n_demo_episodes"] == 1
-    assert (tmp_path / "agent.pt").is_file() and (tmp_path / "plot.png").is_file()
-    assert "mc: mean return" in task.summary(m)
-    with pytest.raises(ValueError, match="dagger_beta must be in"):
-        CloneTaskConfig(dagger_beta=1.5)
 
 
 def test_open_loop_actions_are_clipped_like_the_agent() -> None:

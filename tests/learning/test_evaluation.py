@@ -1,4 +1,4 @@
-"""Tests for goal_rl.agent: SpikingAgent (predict, reset, save/load) and evaluate."""
+"""Tests for goal_rl.learning.evaluation: evaluate on one env and on vector envs."""
 
 from __future__ import annotations
 
@@ -24,6 +24,12 @@ def make_agent(n_inp: int = 80, n_out: int = 2, n_rec: int = 40, seed: int = 0,
                      rng=np.random.default_rng(seed))
     w["w_out"] = w["w_out"] * 20.0  # visible actions
     return SpikingAgent(SpikingNetwork(w, LIFParams(tau_m=6.0, tau_o=10.0)), **kwargs)
+
+
+def float64_agent(**kwargs) -> SpikingAgent:
+    agent = make_agent(**kwargs)
+    agent.network.double()
+    return agent.to("cpu")
 
 
 class Countdown(gym.Env):
@@ -68,93 +74,6 @@ class SpyAgent(SpikingAgent):
         return super().act(obs, state, episode_start)
 
 
-# ------------------------------------------------------------------------------ predict
-def test_predict_shapes_and_types() -> None:
-    agent = make_agent()
-    obs = np.random.default_rng(0).random(80, dtype=np.float32)
-    a, state = agent.predict(obs)
-    assert isinstance(a, np.ndarray) and a.shape == (2,) and a.dtype == np.float32
-    assert state.v.shape == (1, 40)
-    batch = np.random.default_rng(1).random((4, 80), dtype=np.float32)
-    a, state = agent.predict(batch, None, episode_start=np.ones(4, bool))
-    assert a.shape == (4, 2) and state.z.shape == (4, 40)
-    at, st = agent.predict(torch.as_tensor(batch))
-    assert isinstance(at, torch.Tensor) and at.shape == (4, 2)
-    # NumPy input on a CPU agent runs the NumPy path; float32 products may round differently
-    np.testing.assert_allclose(at.numpy(), a, rtol=0, atol=1e-5)
-
-
-def float64_agent(**kwargs) -> SpikingAgent:
-    agent = make_agent(**kwargs)
-    agent.network.double()
-    return agent.to("cpu")
-
-
-def test_numpy_path_equals_torch_path_in_float64() -> None:
-    """300 steps of random observations with resets: identical spikes, same actions."""
-    agent = float64_agent(obs_shift=0.3, obs_scale=2.0, obs_clip=1.5, action_low=-0.5,
-                          action_high=0.5)
-    rng = np.random.default_rng(3)
-    obs = rng.random((300, 3, 80))
-    starts = rng.random((300, 3)) < 0.02
-    st_t, st_n, n_spikes = None, None, 0
-    for t in range(300):
-        a_t, st_t = agent.act(torch.as_tensor(obs[t]), st_t, torch.as_tensor(starts[t]))
-        a_n, st_n = agent.act(obs[t], st_n, starts[t])
-        assert isinstance(a_n, np.ndarray) and isinstance(st_n.v, np.ndarray)
-        np.testing.assert_array_equal(st_n.z, st_t.z.numpy())
-        np.testing.assert_allclose(a_n, a_t.numpy(), rtol=0, atol=1e-12)
-        for name in ("v", "s", "e", "r"):
-            np.testing.assert_allclose(getattr(st_n, name), getattr(st_t, name).numpy(),
-                                       rtol=0, atol=1e-9)
-        n_spikes += int(st_n.z.sum())
-    assert n_spikes > 1000  # the comparison covers an active network
-    assert np.abs(a_n).max() <= 0.5
-
-
-def test_numpy_step_without_traces_acts_the_same() -> None:
-    """traces=False (evaluate's loop) leaves e untouched and changes nothing else."""
-    agent = float64_agent()
-    nv = agent._numpy_view()
-    rng = np.random.default_rng(5)
-    with_e, without_e = None, None
-    for _ in range(50):
-        obs = rng.random((2, 80))
-        a1, with_e = agent._act_numpy(nv, obs, with_e, None)
-        a2, without_e = agent._act_numpy(nv, obs, without_e, None, traces=False)
-        np.testing.assert_array_equal(a1, a2)
-        for name in ("v", "z", "s", "r"):
-            np.testing.assert_array_equal(getattr(with_e, name), getattr(without_e, name))
-    assert not without_e.e.any() and with_e.e.any()
-
-
-def test_scalar_gives_python_scalars() -> None:
-    from goal_rl.learning.rollout import as_scalar as _scalar
-
-    for value, expected in ((True, True), (3, 3), (2.5, 2.5), (np.float32(0.25), 0.25),
-                            (np.bool_(True), True), (np.array([1.5]), 1.5),
-                            (torch.tensor(2.0), 2.0)):
-        out = _scalar(value)
-        assert out == expected and type(out) is type(expected), value
-    np.testing.assert_array_equal(_scalar(np.array([1, 2])), [1, 2])
-
-
-def test_numpy_and_torch_states_interchange() -> None:
-    """A torch state can continue on the NumPy path and vice versa."""
-    agent = float64_agent()
-    rng = np.random.default_rng(4)
-    obs = rng.random((20, 2, 80))
-    ref = None
-    for t in range(20):
-        a_ref, ref = agent.act(obs[t], ref)
-    mixed = None
-    for t in range(20):
-        x = torch.as_tensor(obs[t]) if t % 2 else obs[t]
-        a_mix, mixed = agent.act(x, mixed)
-    np.testing.assert_allclose(np.asarray(a_mix), a_ref, atol=1e-12)
-    np.testing.assert_array_equal(np.asarray(mixed.z), ref.z)
-
-
 def test_evaluate_numpy_loop_matches_torch_loop() -> None:
     """evaluate (NumPy loop on CPU) gives the returns of a hand-written torch loop."""
     agent = float64_agent()
@@ -175,65 +94,11 @@ def test_evaluate_numpy_loop_matches_torch_loop() -> None:
     env.close()
 
 
-def test_episode_start_resets_only_marked_trials() -> None:
-    agent = make_agent()
-    rng = np.random.default_rng(2)
-    seq = rng.random((6, 2, 80), dtype=np.float32)
-    state = None
-    for t in range(3):
-        _, state = agent.predict(seq[t], state)
-    # trial 0 restarts at t = 3, trial 1 carries on
-    a_mixed, _ = agent.predict(seq[3], state, episode_start=[True, False])
-    a_fresh, _ = agent.predict(seq[3][:1])
-    _, st_keep = agent.predict(seq[3], state)
-    assert not np.allclose(st_keep.v[0], agent.initial_state(1).v[0].numpy())
-    # (batch 2 vs batch 1 may take other BLAS kernels: equal up to float32 rounding)
-    np.testing.assert_allclose(a_mixed[0], a_fresh[0], rtol=0, atol=1e-6)
-    a_cont, _ = agent.predict(seq[3], state)
-    np.testing.assert_array_equal(a_mixed[1], a_cont[1])
-
-
-def test_action_bounds_and_obs_transform() -> None:
-    agent = make_agent(action_low=-0.01, action_high=0.02)
-    a, _ = agent.predict(np.full((3, 80), 0.5, np.float32))
-    assert a.min() >= -0.01 and a.max() <= 0.02
-    shifted = make_agent(obs_shift=0.5, obs_scale=2.0, obs_clip=0.1)
-    x = shifted.transform(torch.full((1, 80), 2.0))
-    np.testing.assert_allclose(x.numpy(), 0.1)
-    with pytest.raises(ValueError, match="obs_shift must have 80 values"):
-        make_agent(obs_shift=np.zeros(3))
-    with pytest.raises(ValueError, match="action_low must not exceed action_high"):
-        make_agent(action_low=1.0, action_high=-1.0)
-
-
-def test_input_size_mismatch_names_both_sizes() -> None:
-    agent = make_agent(n_inp=24)
-    with pytest.raises(ValueError, match=r"takes 24 inputs but the observation has 80 values"):
-        agent.predict(np.zeros(80, np.float32))
+def test_env_size_mismatch_names_both_sizes() -> None:
     with pytest.raises(ValueError, match=r"24 inputs but .*ButtonFood-v0.* has 80 values"):
-        evaluate(agent, BF, 1, 0)
-    out_agent = make_agent(n_out=3)
+        evaluate(make_agent(n_inp=24), BF, 1, 0)
     with pytest.raises(ValueError, match=r"3 outputs but env .* takes 2 action values"):
-        evaluate(out_agent, BF, 2, 0, num_envs=2)
-
-
-def test_save_load_round_trip_identical_actions(tmp_path) -> None:
-    agent = make_agent(obs_shift=np.linspace(0, 1, 80), obs_scale=1.5, obs_clip=3.0,
-                       action_low=-5.0, action_high=5.0, meta={"task": "test"})
-    path = agent.save(tmp_path / "agent.pt")
-    loaded = SpikingAgent.load(path)
-    assert loaded.meta == {"task": "test"} and loaded.n_rec == 40
-    seq = np.random.default_rng(3).random((10, 3, 80), dtype=np.float32)
-    s1 = s2 = None
-    for t in range(10):
-        a1, s1 = agent.predict(seq[t], s1)
-        a2, s2 = loaded.predict(seq[t], s2)
-        np.testing.assert_array_equal(a1, a2)
-    with pytest.raises(FileNotFoundError, match="no such agent file"):
-        SpikingAgent.load(tmp_path / "missing.pt")
-    (tmp_path / "junk.pt").write_bytes(b"not a torch file")
-    with pytest.raises(ValueError, match="cannot read agent file"):
-        SpikingAgent.load(tmp_path / "junk.pt")
+        evaluate(make_agent(n_out=3), BF, 2, 0, num_envs=2)
 
 
 # ------------------------------------------------------------------------------ evaluate

@@ -7,10 +7,11 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import pytest
+from gymnasium.envs.box2d.bipedal_walker import BipedalWalker
+
 from goal_rl.envs.fast_walker import _RAYS, FastBipedalWalker, make_walker
 from goal_rl.tasks.walker.expert import evaluate_expert
 from goal_rl.tasks.walker.pipeline import make_env, make_expert
-from gymnasium.envs.box2d.bipedal_walker import BipedalWalker
 
 
 def _same_step(fast: tuple, ref: tuple, where: str) -> None:

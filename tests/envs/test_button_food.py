@@ -1,4 +1,4 @@
-"""Tests for envs.button_food (SPEC §3b) and its Gymnasium registration."""
+"""Tests for goal_rl.envs.button_food and its Gymnasium registration."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ import warnings
 import gymnasium as gym
 import numpy as np
 import pytest
-from goal_rl.envs.button_food import ButtonFoodEnv, population_code
 from gymnasium.utils.env_checker import check_env
 
 from goal_rl import envs
+from goal_rl.envs.button_food import ButtonFoodEnv, population_code
 
 CENTRES = np.linspace(-1.0, 1.0, 20)
 
@@ -43,7 +43,7 @@ def test_check_env_passes() -> None:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             check_env(env)
-        # The only remark allowed: the action bound is not [-1, 1] (by design, SPEC §3b).
+        # The only remark allowed: the action bound is not [-1, 1] (by design: speeds up to 10).
         others = [str(w.message) for w in caught if "normalized space" not in str(w.message)]
         assert others == []
 

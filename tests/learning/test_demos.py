@@ -7,11 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import goal_rl.envs  # noqa: F401  (registers goal_rl/ButtonFood-v0)
 import gymnasium as gym
 import numpy as np
 import pytest
 
+import goal_rl.envs  # noqa: F401  (registers goal_rl/ButtonFood-v0)
 from goal_rl.learning.demos import Demonstrations, record_demonstrations
 
 
@@ -327,7 +327,7 @@ def test_demos_module_does_not_import_torch() -> None:
         "spec.loader.exec_module(module)\n"
         "print('torch' in sys.modules, hasattr(module, 'Demonstrations'))\n"
     )
-    path = Path(__file__).resolve().parents[1] / "goal_rl" / "learning" / "demos.py"
+    path = Path(__file__).resolve().parents[2] / "goal_rl" / "learning" / "demos.py"
     out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True,
                          text=True, check=True, timeout=60)
     assert out.stdout.strip() == "False True"
