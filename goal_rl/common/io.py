@@ -200,3 +200,54 @@ def check_writable_dir(path: str | os.PathLike, create: bool = True) -> Path:
 def check_writable_file(path: str | os.PathLike) -> Path:
     """Check that ``path`` could be written (see :func:`check_output_file`)."""
     return check_output_file(path)
+
+
+def load_torch_file(path: str | os.PathLike, what: str, file_format: str,
+                    map_location: Any = "cpu") -> dict[str, Any]:
+    """Load a goal_rl ``.pt`` file safely: weights only, never arbitrary pickled code.
+
+    Args:
+        path: the file.
+        what: what it should be, for messages (``"agent file"``, ``"expert file"``).
+        file_format: the ``"format"`` tag the payload must carry.
+        map_location: where tensors go (``torch.load``'s ``map_location``).
+
+    Returns:
+        The payload dict.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: one line for anything else — not a torch file, a file holding more
+            than weights (such files are refused, never unpickled), another format.
+    """
+    import pickle
+    import warnings
+    import zipfile
+
+    import torch
+
+    file = Path(path)
+    if not file.is_file():
+        raise FileNotFoundError(f"{what} not found: {str(file)!r}")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch's notes on pickle protocols
+            payload = torch.load(file, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError:
+        raise ValueError(f"cannot read {what} {str(file)!r}: it holds objects other than "
+                         "weights (refused, for safety) or is not a torch file") from None
+    except (RuntimeError, zipfile.BadZipFile) as exc:
+        raise ValueError(f"cannot read {what} {str(file)!r}: not a torch file "
+                         f"({one_sentence(exc)})") from None
+    except Exception:  # noqa: BLE001 - the safe unpickler fails on damaged bytes in many ways
+        raise ValueError(f"cannot read {what} {str(file)!r}: the file is damaged or not a "
+                         "torch file") from None
+    if not isinstance(payload, dict) or payload.get("format") != file_format:
+        raise ValueError(f"{str(file)!r} is not a goal_rl {what} (format {file_format})")
+    return payload
+
+
+def one_sentence(exc: BaseException) -> str:
+    """The first line/sentence of an exception's text (libraries' messages can run long)."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text.split(". ")[0].rstrip(".")[:160]

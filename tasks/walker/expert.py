@@ -187,15 +187,10 @@ class MLPExpert(nn.Module):
 
     @classmethod
     def from_file(cls, path: str | os.PathLike) -> MLPExpert:
+        from goal_rl.common.io import load_torch_file
+
         path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"expert file not found: {path}")
-        try:
-            payload = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:  # pickle/zip errors come in many types
-            raise ValueError(f"cannot read expert file {path}: {exc}") from None
-        if not isinstance(payload, dict) or payload.get("format") != FILE_FORMAT:
-            raise ValueError(f"{path} is not a goal_rl walker expert file (format {FILE_FORMAT})")
+        payload = load_torch_file(path, "walker expert file", FILE_FORMAT)
         try:
             expert = cls(**payload["architecture"], meta=payload.get("meta") or {})
             expert.load_state_dict(payload["state_dict"])
