@@ -1,4 +1,4 @@
-"""Speed of batched GOAL training for sweeps (SPEC §4). Prints figures, asserts nothing.
+"""Speed of batched GOAL training for (R, τ⋆) sweeps. Prints figures, asserts nothing.
 
 For K = 1, 10, 100 (and the paper grid, K = 110) independent N = 150, T = 150 networks in
 one :class:`goal_rl.goal.GoalBatch` (M = 1 trial each; ranks and τ⋆ spread over the paper's
@@ -25,9 +25,9 @@ import time
 from collections.abc import Sequence
 
 import torch
-from goal_rl.tasks.trajectory.sweep import PAPER_RANKS, PAPER_TAU_STARS, build_batch, prepare
 
 from goal_rl.config import GoalConfig
+from goal_rl.tasks.trajectory.sweep import PAPER_RANKS, PAPER_TAU_STARS, build_batch, prepare
 
 N_REC = 150
 T_SEQ = 150

@@ -1,4 +1,4 @@
-"""Speed of the GOAL engines on the ND-trajectory task (SPEC §3a). Prints figures, asserts nothing.
+"""Speed of the GOAL engines on the ND-trajectory task. Prints figures, asserts nothing.
 
 Three measurements:
 
@@ -36,11 +36,11 @@ from typing import Any
 
 import numpy as np
 import torch
-from goal_rl.tasks.trajectory.benchmark import problem
 
 from goal_rl.config import GoalConfig
 from goal_rl.engines.numpy_engine import NumpyGoal
 from goal_rl.engines.torch_batch import GoalBatch
+from goal_rl.tasks.trajectory.benchmark import problem
 
 REPO = Path(__file__).resolve().parents[1]
 N_REC = 150

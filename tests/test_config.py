@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import numpy as np
 import pytest
-from goal_rl.tasks.button_food.config import ButtonFoodConfig
-from goal_rl.tasks.walker.config import WalkerConfig, clone_config
 
 from goal_rl.config import (
     GoalConfig,
@@ -18,6 +17,8 @@ from goal_rl.config import (
     parse_rank,
 )
 from goal_rl.learning.config import CloneConfig, CloneTaskConfig
+from goal_rl.tasks.button_food.config import ButtonFoodConfig
+from goal_rl.tasks.walker.config import WalkerConfig, clone_config
 
 SHARED = {f.name for f in dataclasses.fields(NeuronSettings)} | \
     {f.name for f in dataclasses.fields(RuleSettings)}
@@ -115,3 +116,20 @@ def test_round_trip_and_replace() -> None:
         GoalConfig.from_dict({**d, "tau_x": 1})
     assert cfg.replace(tau_star=None).tau_star_eff == cfg.tau_o
     assert WalkerConfig().to_dict()["n_rec"] == 500
+
+
+def test_config_validation_and_presets():
+    with pytest.raises(ValueError, match="rank R=2 is outside"):
+        check_rank(2, 3, 150)
+    with pytest.raises(ValueError, match="tau_m"):
+        GoalConfig(tau_m=0).validate()
+    with pytest.raises(ValueError, match="n_rec"):
+        GoalConfig(n_rec=0).validate()
+    cfg = GoalConfig(n_rec=150)
+    assert apply_preset(cfg, "ltts").rank is None
+    ff = apply_preset(cfg, "full_force")
+    ep = apply_preset(cfg, "eprop")
+    assert ff.rank == 150 and ep.rank == 3 and ff.tau_star > 20 and ep.tau_star > 20
+    assert apply_preset(cfg, "ltts").tau_star < 5
+    assert cfg.tau_star_eff == cfg.tau_o and cfg.eta == pytest.approx(5 / math.sqrt(150))
+    assert GoalConfig.from_dict(cfg.to_dict()) == cfg

@@ -69,3 +69,20 @@ def test_convergence_epoch_finds_the_last_exit_from_the_band() -> None:
     np.testing.assert_array_equal(convergence_epoch(mse, 0.1), [2, 0])
     assert convergence_epoch(mse[:, 0], 0.01) == 4
     assert convergence_epoch(np.zeros((0, 2))).shape == (2,)
+
+
+def test_convergence_epoch():
+    mse = np.array([1.0, 0.5, 0.2, 0.105, 0.1, 0.098, 0.1])
+    assert convergence_epoch(mse) == 3
+    assert convergence_epoch(np.array([0.1, 0.1])) == 0
+    both = convergence_epoch(np.stack([mse, mse[::-1]], axis=1))
+    assert both.shape == (2,) and both[0] == 3
+
+
+def test_random_columns_scale():
+    rng = np.random.default_rng(0)
+    w_out = rng.normal(0, 0.3, size=(3, 400))
+    B = feedback_columns(w_out, 400, rng)
+    assert B.shape == (400, 400)
+    np.testing.assert_array_equal(B[:, :3], w_out.T)
+    assert abs(B[:, 3:].std() - 2 * w_out.std()) < 0.02 * w_out.std()

@@ -1,6 +1,7 @@
-"""The NumPy engine against the torch core (issue 3): equivalence, torch-free import, bad input.
+"""goal_rl.engines.numpy_engine against the torch engine: equivalence, torch-free import, bad
+input.
 
-Equivalence grid, float64, same seed, N = 150, T = 150 (the real SPEC §3a setting), 50
+Equivalence grid, float64, same seed, N = 150, T = 150 (the trajectory task's default), 50
 recurrent epochs: every per-epoch spike raster identical, MSE equal to 1e-9, ΔZ equal.
 
 Why LTTS and R = N run at ``rec_lr = 0.01`` and not at the default η = 5/√N ≈ 0.41
@@ -31,15 +32,15 @@ from typing import Any
 
 import numpy as np
 import pytest
-from goal_rl.tasks.trajectory import benchmark as tr
-from goal_rl.tasks.trajectory.benchmark import problem
 
 from goal_rl.common.cli import run_main
 from goal_rl.config import GoalConfig
 from goal_rl.engines.numpy_engine import NumpyGoal
 from goal_rl.engines.torch_batch import GoalBatch
+from goal_rl.tasks.trajectory import benchmark as tr
+from goal_rl.tasks.trajectory.benchmark import problem
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 N_REC = 150
 T_SEQ = 150
 EPOCHS = 50
