@@ -15,20 +15,59 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
-from goal_rl.tasks.walker.expert import DEFAULT_EXPERT_PATH, ENV_ID, MLPExpert, evaluate_expert
 
 from goal_rl.common.io import atomic_write
+from goal_rl.tasks.walker.expert import DEFAULT_EXPERT_PATH, ENV_ID, MLPExpert, evaluate_expert
 
-__all__ = ["A2C_RECIPE", "DEFAULT_CHECKPOINT_DIR", "SELECTION_SEED", "train_expert"]
+__all__ = ["A2C_RECIPE", "DEFAULT_CHECKPOINT_DIR", "SELECTION_SEED", "private_checkpoint_dir",
+           "train_expert"]
 
-DEFAULT_CHECKPOINT_DIR = Path(tempfile.gettempdir()) / "goal_rl_walker_expert_ckpt"
+#: where checkpoints go by default: a private folder in the user's cache (never a shared
+#: /tmp path: SB3 checkpoints are pickles, so whoever can write them can run code here)
+DEFAULT_CHECKPOINT_DIR = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") \
+    / "goal_rl" / "walker_expert_ckpt"
+
+
+def private_checkpoint_dir(path: str | os.PathLike) -> Path:
+    """The checkpoint folder, made private (mode 0700) if new, and refused unless it and its
+    checkpoint files belong to this user and nobody else can write them.
+
+    SB3 checkpoints (``a2c_*.zip``, ``vecnormalize_*.pkl``) are unpickled on resume, so a
+    planted file would run its code: only a folder that no other user can write is trusted.
+
+    Raises:
+        ValueError: the folder (or a checkpoint in it) is owned by another user or is group-
+            or world-writable, or it is not a folder.
+    """
+    folder = Path(path)
+    if not folder.exists():
+        try:
+            folder.mkdir(mode=0o700, parents=True)
+        except OSError as exc:
+            raise ValueError(f"cannot create checkpoint folder {str(folder)!r}: "
+                             f"{exc.strerror or exc}") from None
+        return folder
+    if not folder.is_dir():
+        raise ValueError(f"checkpoint folder {str(folder)!r} exists and is not a folder")
+    files = [folder, *folder.glob("a2c_*.zip"), *folder.glob("vecnormalize_*.pkl")]
+    for item in files:
+        st = item.stat()
+        if st.st_uid != os.getuid():
+            raise ValueError(f"refusing checkpoints in {str(folder)!r}: {str(item)!r} belongs "
+                             f"to another user (uid {st.st_uid}); checkpoints are pickles, "
+                             "so only a private folder is trusted")
+        if st.st_mode & 0o022:
+            raise ValueError(f"refusing checkpoints in {str(folder)!r}: {str(item)!r} is group- "
+                             "or world-writable; checkpoints are pickles, so only a private "
+                             "folder is trusted (chmod go-w, or choose another "
+                             "--checkpoint-dir)")
+    return folder
 
 # The training recipe of the shipped expert; its time was measured on a 2-core CPU machine
 # with one torch thread.
@@ -316,8 +355,7 @@ def train_expert(
     total_steps = int(total_steps)
     if total_steps <= 0:
         raise ValueError(f"total_steps must be positive, got {total_steps}")
-    ckpt_dir = Path(checkpoint_dir)
-    ckpt_dir.mkdir(parents=True, exist_ok=True)
+    ckpt_dir = private_checkpoint_dir(checkpoint_dir)
     best_path = ckpt_dir / "best_expert.pt"
     recipe = dict(A2C_RECIPE)
     state, start = _open_run(ckpt_dir, seed, resume, eval_episodes)
