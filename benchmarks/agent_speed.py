@@ -47,14 +47,11 @@ def make_agent(n_rec: int, device: str, seed: int = 0) -> SpikingAgent:
     return SpikingAgent(net, action_low=-10.0, action_high=10.0, device=device)
 
 
-def network_only(agent: SpikingAgent, batch: int, steps: int, numpy: bool = False) -> float:
-    """Agent steps per second of ``act`` alone: a tensor already on the device (torch
-    path) or, with ``numpy``, a NumPy array (the NumPy path of a CPU agent)."""
-    obs: Any = torch.rand(batch, agent.n_inp, device=agent.device)
-    if numpy:
-        obs = obs.cpu().numpy()
+def act_steps_per_s(agent: SpikingAgent, obs: Any, steps: int, warmup: int = 20) -> float:
+    """Agent steps per second (per trial) of ``agent.act`` on the fixed batch ``obs``
+    ``(B, I)`` after ``warmup`` steps (CUDA work is waited for)."""
     state = None
-    for _ in range(20):  # warm-up
+    for _ in range(warmup):
         _, state = agent.act(obs, state)
     if agent.device.type == "cuda":
         torch.cuda.synchronize()
@@ -63,7 +60,14 @@ def network_only(agent: SpikingAgent, batch: int, steps: int, numpy: bool = Fals
         _, state = agent.act(obs, state)
     if agent.device.type == "cuda":
         torch.cuda.synchronize()
-    return batch * steps / (time.perf_counter() - t0)
+    return obs.shape[0] * steps / (time.perf_counter() - t0)
+
+
+def network_only(agent: SpikingAgent, batch: int, steps: int, numpy: bool = False) -> float:
+    """Agent steps per second of ``act`` alone: a tensor already on the device (torch
+    path) or, with ``numpy``, a NumPy array (the NumPy path of a CPU agent)."""
+    obs: Any = torch.rand(batch, agent.n_inp, device=agent.device)
+    return act_steps_per_s(agent, obs.cpu().numpy() if numpy else obs, steps)
 
 
 def with_env(agent: SpikingAgent, num_envs: int, episodes: int) -> float:

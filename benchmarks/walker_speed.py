@@ -54,33 +54,18 @@ def env_only(steps: int = 5000, fast: bool = True) -> float:
     return steps / dt
 
 
-def agent_only(agent: SpikingAgent, steps: int = 5000, batch: int = 1) -> float:
-    """Network steps/s (per trial) without an env."""
-    x = torch.zeros(batch, 24)
-    state = None
+def agent_only(agent: SpikingAgent, steps: int = 5000, batch: int = 1,
+               numpy: bool = False) -> float:
+    """Network steps/s (per trial) without an env: zero observations as a tensor (torch
+    path, one torch thread) or, with ``numpy``, as a NumPy array (the NumPy fast path of a
+    CPU agent, single-threaded BLAS as in closed loop)."""
+    from agent_speed import act_steps_per_s  # benchmarks/ is the script's folder
+
+    if numpy:
+        with closed_loop_threads(agent):
+            return act_steps_per_s(agent, np.zeros((batch, 24), np.float32), steps, 50)
     with torch_threads(1, agent.device):
-        for _ in range(50):
-            _, state = agent.act(x, state)
-        t0 = time.perf_counter()
-        for _ in range(steps):
-            _, state = agent.act(x, state)
-        if agent.device.type == "cuda":
-            torch.cuda.synchronize()
-    return steps * batch / (time.perf_counter() - t0)
-
-
-def agent_only_numpy(agent: SpikingAgent, steps: int = 5000, batch: int = 1) -> float:
-    """Network steps/s (per trial) of the NumPy fast path (:meth:`SpikingAgent.act` with a
-    NumPy observation on a CPU agent), without an env."""
-    x = np.zeros((batch, 24), np.float32)
-    state = None
-    with closed_loop_threads(agent):
-        for _ in range(50):
-            _, state = agent.act(x, state)
-        t0 = time.perf_counter()
-        for _ in range(steps):
-            _, state = agent.act(x, state)
-    return steps * batch / (time.perf_counter() - t0)
+        return act_steps_per_s(agent, torch.zeros(batch, 24), steps, 50)
 
 
 def closed_loop(agent: SpikingAgent, n_episodes: int, num_envs: int, fast: bool = True) -> float:
@@ -118,7 +103,7 @@ def main() -> None:
     print(f"agent only, torch path, b. 1  : {_spread(torch_path)}")
     if agent.device.type == "cpu":
         print(f"agent only, NumPy path, b. 1  : "
-              f"{_spread([agent_only_numpy(agent, 3000) for _ in range(reps)])}")
+              f"{_spread([agent_only(agent, 3000, numpy=True) for _ in range(reps)])}")
     print(f"closed loop, batch 1          : {_spread(fast_loop)}"
           f"   (on Gymnasium's env: {_spread(stock_loop)})")
     for k in (8, 32):

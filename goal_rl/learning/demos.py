@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import csv
 import os
-import tempfile
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -20,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from goal_rl.common.io import atomic_write
 
 __all__ = ["Demonstrations", "record_demonstrations"]
 
@@ -271,8 +272,9 @@ class Demonstrations:
     # ------------------------------------------------------------------ files
 
     def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write an uncompressed ``.npz`` atomically (temp file in the same folder, then
-        ``os.replace``), so an interrupted save never leaves a half-written file.
+        """Write an uncompressed ``.npz`` atomically (:func:`goal_rl.common.io.atomic_write`:
+        a temporary file in the same folder, then ``os.replace``), so an interrupted save
+        never leaves a half-written file.
 
         ``.npz`` is appended when ``path`` has another suffix. Parent folders are created.
 
@@ -293,20 +295,7 @@ class Demonstrations:
             arrays["hints"] = self.hints
         if self.returns is not None:
             arrays["returns"] = self.returns
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",
-                                        dir=target.parent)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                np.savez(fh, **arrays)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp_name, target)
-        except BaseException:
-            try:
-                os.unlink(tmp_name)
-            except FileNotFoundError:
-                pass
-            raise
+        atomic_write(target, lambda fh: np.savez(fh, **arrays))
         return target
 
     @classmethod

@@ -494,18 +494,10 @@ def play(
     return episodes
 
 
-def play_lockstep(
-    env_factory: Any,
-    policy: Policy,
-    n_episodes: int,
-    seed: int | None,
-    *,
-    options_fn: OptionsFn | None = None,
-    first_index: int = 0,
-    max_steps: int | None = None,
-    record_obs: bool = False,
-    probes: dict[str, Callable[[Any], Any]] | None = None,
-) -> list[Episode]:
+def play_lockstep(env_factory: Any, policy: Policy, n_episodes: int, seed: int | None, *,
+                  options_fn: OptionsFn | None = None, first_index: int = 0,
+                  max_steps: int | None = None, record_obs: bool = False,
+                  probes: dict[str, Callable[[Any], Any]] | None = None) -> list[Episode]:
     """``n_episodes`` episodes at once, each in a fresh env of ``env_factory`` (an env id or
     a factory), closed afterwards. Seeding and options as in :func:`play`."""
     envs = [make_env(env_factory) for _ in range(int(n_episodes))]

@@ -1,4 +1,4 @@
-"""Tests for goal_rl.demos: the Demonstrations container, its files, and recording."""
+"""Tests for goal_rl.learning.demos: the Demonstrations container, its files, and recording."""
 
 from __future__ import annotations
 
@@ -174,13 +174,23 @@ def test_interrupted_save_keeps_old_file(tmp_path) -> None:
     make_demos().save(target)
     code = (
         "import os, numpy as np\n"
-        "from goal_rl.demos import Demonstrations\n"
+        "from goal_rl.learning.demos import Demonstrations\n"
         "np.savez = lambda fh, **kw: (fh.write(b'PK partial'), os._exit(1))\n"
         f"Demonstrations(np.zeros((2, 3)), np.zeros((2, 2)), [0]).save({str(target)!r})\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=60)
-    assert result.returncode == 1
+    assert result.returncode == 1 and result.stderr == b""  # killed mid-write, no error
     assert Demonstrations.load(target) == make_demos()
+    # what the killed process left: the old file and its unfinished temporary file
+    leftovers = sorted(p.name for p in tmp_path.iterdir())
+    assert leftovers[1] == "d.npz" and leftovers[0].startswith(".d.npz.")
+    assert oct((tmp_path / "d.npz").stat().st_mode & 0o777) == oct(0o666 & ~_umask())
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def test_load_missing_file(tmp_path) -> None:
