@@ -187,7 +187,13 @@ def test_cli_demos_end_to_end(demos, tmp_path):
     assert {"mean_reward", "std_reward", "success_rate", "history"} <= set(m)
     assert m["config"]["select_episodes"] == 2 and m["config"]["epochs_rec"] == 1
     assert m["config"]["hints"] is False  # --no-hints
-    assert (out / "agent.pt").is_file() and (out / "walker_raster.png").is_file()
+    assert len(m["history"]) == 1 and m["best_round"] == 0  # no DAgger round
+    agent = SpikingAgent.load(out / "agent.pt")  # the tested agent was saved
+    again = wk.evaluate_walker(agent, 2, seed=m["eval_seed"])
+    assert again["episode_returns"] == m["episode_returns"]
+    import matplotlib.image as mpimg
+
+    assert mpimg.imread(out / "walker_raster.png")[..., :3].std() > 0.05  # not blank
 
 
 def test_expert_hints_are_its_hidden_layers(demos):
