@@ -23,6 +23,18 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from goal_rl.common.cli import (
+    CLIError,
+    OneLineParser,
+    nonneg_float,
+    nonneg_int,
+    parse_rank,
+    positive_float,
+    positive_int,
+    resolve_device,
+    run_main,
+)
 from goal_rl.tasks.walker.pipeline import (
     ACT_DIM,
     OBS_DIM,
@@ -35,18 +47,6 @@ from goal_rl.tasks.walker.pipeline import (
     load_walker_demos,
     make_expert,
     train_walker,
-)
-
-from goal_rl.common.cli import (
-    CLIError,
-    OneLineParser,
-    nonneg_float,
-    nonneg_int,
-    parse_rank,
-    positive_float,
-    positive_int,
-    resolve_device,
-    run_main,
 )
 
 __all__ = ["EXPERT_PROG", "PROG", "build_expert_parser", "build_parser", "expert_main", "main",
@@ -223,7 +223,12 @@ def _save_gif(frames: list[np.ndarray], path: Path) -> str:
 
 
 def _play(args: argparse.Namespace, device: str) -> int:
-    from goal_rl.common.io import check_writable_dir, write_json
+    from goal_rl.common.io import (
+        check_output_dir,
+        check_output_files,
+        make_output_dir,
+        write_json,
+    )
     from goal_rl.learning.agent import SpikingAgent
 
     agent = SpikingAgent.load(args.play, device=device)
@@ -231,7 +236,11 @@ def _play(args: argparse.Namespace, device: str) -> int:
     if task != TASK or agent.n_inp != OBS_DIM or agent.n_out != ACT_DIM:
         raise ValueError(f"{args.play} is an agent for task {task!r} "
                          f"({agent.n_inp} inputs, {agent.n_out} actions), not for {TASK!r}")
-    out = check_writable_dir(args.out) if args.render else None
+    out = None
+    if args.render:
+        out = check_output_dir(args.out)
+        check_output_files(out, ["walker_play.gif", "play_metrics.json"])
+        out = make_output_dir(out)
     test = evaluate_walker(agent, args.eval_episodes, args.eval_seed,
                            num_envs=1 if args.render else args.num_envs, render=args.render)
     frames = test.pop("frames", None)
@@ -251,7 +260,13 @@ def run_walker(cfg: WalkerConfig, out: str | os.PathLike | None = None, *,
     ``metrics.json`` and the plots in ``out`` (if given). Returns the metrics dict
     (``mean_reward``, ``std_reward``, ``n_eval_episodes``, ``success_rate``,
     ``expert_mean_reward``, ``expert_success_rate``, ``history`` …)."""
-    from goal_rl.common.io import check_writable_dir, write_json
+    from goal_rl.common.io import (
+        check_output_dir,
+        check_output_files,
+        make_output_dir,
+        write_json,
+    )
+    from goal_rl.tasks.walker.plots import PLOT_FILES
 
     say = log or (lambda msg: None)
     cfg.validate()
@@ -265,7 +280,11 @@ def run_walker(cfg: WalkerConfig, out: str | os.PathLike | None = None, *,
         cfg = cfg.replace(dagger_rounds=0)
     else:
         expert_fn = make_expert(cfg.expert)  # unknown name / bad file: fail early
-    folder = None if out is None else check_writable_dir(out)
+    folder = None
+    if out is not None:  # checked now, created now: before the minutes of training
+        folder = check_output_dir(out)
+        check_output_files(folder, ["agent.pt", "metrics.json", *PLOT_FILES])
+        folder = make_output_dir(folder)
     t0 = time.perf_counter()
     result = train_walker(cfg, demos, progress=progress, log=say)
     expert = None

@@ -19,6 +19,9 @@ from goal_rl.common.plots import pyplot
 __all__ = ["ACTION_NAMES", "action_traces_figure", "plot_action_traces", "plot_raster",
            "plot_rounds", "raster_figure", "rounds_figure", "save_walker_plots"]
 
+#: the figures of a run, in the order :func:`save_walker_plots` writes them
+PLOT_FILES = ("walker_rounds.png", "walker_actions.png", "walker_raster.png")
+
 ACTION_NAMES = ("hip 1", "knee 1", "hip 2", "knee 2")
 
 
@@ -102,9 +105,10 @@ def save_walker_plots(out: Path, history: list[dict[str, Any]], trace: dict[str,
     """All figures of a run into ``out`` (``walker_rounds.png``, ``walker_actions.png``
     when the trace has expert labels, ``walker_raster.png``); returns the paths written."""
     out = Path(out)
-    paths = [plot_rounds(history, expert, out / "walker_rounds.png")]
+    rounds, actions, raster = (out / name for name in PLOT_FILES)
+    paths = [plot_rounds(history, expert, rounds)]
     if not np.isnan(trace["expert_actions"]).all():
         paths.append(plot_action_traces(trace["agent_actions"], trace["expert_actions"],
-                                        out / "walker_actions.png"))
-    paths.append(plot_raster(trace["spikes"], out / "walker_raster.png"))
+                                        actions))
+    paths.append(plot_raster(trace["spikes"], raster))
     return paths
