@@ -79,26 +79,26 @@ def run_main(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | 
         return 1
 
 
-def positive_int(text: str) -> int:
-    """argparse type: an integer > 0."""
+def _integer(text: str, low: int) -> int:
+    """``text`` as an integer ``>= low`` (argparse's one-line error otherwise)."""
     try:
         val = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"invalid integer: {text!r}") from None
-    if val <= 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {val}")
+    if val < low:
+        bound = "> 0" if low == 1 else f">= {low}"
+        raise argparse.ArgumentTypeError(f"must be {bound}, got {val}")
     return val
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer > 0."""
+    return _integer(text, 1)
 
 
 def nonneg_int(text: str) -> int:
     """argparse type: an integer >= 0."""
-    try:
-        val = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid integer: {text!r}") from None
-    if val < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {val}")
-    return val
+    return _integer(text, 0)
 
 
 def positive_float(text: str) -> float:
