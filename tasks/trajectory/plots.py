@@ -27,7 +27,9 @@ def plot_trajectory(
     """Target vs output per dimension, MSE and ΔZ per epoch (log) and a spike raster.
 
     Args:
-        target, output: ``(T, O)``; mse, dz: ``(E,)``; spikes: ``(T, N)`` of the last epoch.
+        target, output: ``(T, O)``.
+        mse, dz: ``(E,)``, per recurrent epoch.
+        spikes: ``(T, N)`` of the last epoch.
         path: PNG file to write (atomically).
     """
     plt = pyplot()
