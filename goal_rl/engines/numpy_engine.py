@@ -286,12 +286,7 @@ class NumpyGoal(EpochLoop):
         f = self.dtype
         if self._x_trace is None:
             X = self.x_raw
-            Ex = np.empty_like(X)
-            acc = np.zeros_like(X[0])
-            for t in range(X.shape[0]):
-                acc *= f(self.beta_m)
-                acc += f(1 - self.beta_m) * X[t]
-                Ex[t] = acc
+            Ex = causal_filter(X, self.beta_m, recursive=True, dtype=f)
             self._x_trace = Ex.reshape(-1, X.shape[-1])
         self.w_in += f(lr) * (A.T @ self._x_trace)
         self._feedforward(out=self.x_current)

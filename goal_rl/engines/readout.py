@@ -3,8 +3,11 @@
 The readout ``y = W_out r`` maps the filtered spikes ``r (T, M, N)`` to the outputs
 ``(T, M, O)``. It is fitted by ridge regression, the ridge being *relative*: ``λ = ridge ·
 mean diag(C)`` with ``C = Σ r rᵀ``, so one setting suits any network size or rate.
-:func:`ridge_readout` adds the *censored* fit for bounded actions (see its docstring);
-:func:`relative_ridge` is the penalty both engines' own readout fits use.
+:func:`ridge_readout` (used by cloning) adds the *censored* fit for bounded actions (see its
+docstring); :func:`relative_ridge` is the penalty, which the NumPy engine's own readout fit
+uses too (the torch engine forms the same penalty on its device). The engines keep their own
+solvers (LU per batch in NumPy, Cholesky in torch): merging them with this one would change
+the figures in the last bits; tests check that they solve the same problem.
 """
 
 from __future__ import annotations

@@ -52,3 +52,23 @@ def test_censored_readout_fits_clipped_actions_better() -> None:
     # no iterations = plain ridge
     w0, _ = ridge_readout(r, y, valid, 1e-6, -1.0, 1.0, iters=0)
     np.testing.assert_allclose(w0, w_plain, atol=1e-10)
+
+
+def test_engine_readout_fit_is_the_same_ridge_problem() -> None:
+    """NumpyGoal's own fit (normal equations per trial, LU solve) and ridge_readout (Cholesky
+    over every step) solve the same relative-ridge problem; they differ only in rounding."""
+    from goal_rl.config import GoalConfig
+    from goal_rl.engines.common import init_weights
+    from goal_rl.engines.numpy_engine import NumpyGoal
+
+    cfg = GoalConfig(n_rec=30, n_inp=3, n_out=2, t_seq=50, dtype="float64", ridge=1e-2)
+    rng = np.random.default_rng(4)
+    w = init_weights(3, 30, 2, sigma_inp=10.0, sigma_trg=4.0, sigma_rec=0.0, rng=rng)
+    net = NumpyGoal(cfg, w, 2, 5.0, rng)
+    net.set_task(rng.normal(size=(50, 4, 3)), rng.normal(size=(50, 4, 2)))
+    net.internal_targets()
+    mse = net.fit_readout()
+    w_ref, mse_ref = ridge_readout(net.r_star, net.y_star, np.ones((50, 4), bool), cfg.ridge)
+    assert net.r_star.std() > 0.01  # the targets spike: the fit is not of zeros
+    np.testing.assert_allclose(net.w_out, w_ref, rtol=1e-8, atol=1e-10)
+    assert mse[0] == pytest.approx(mse_ref, rel=1e-8)
