@@ -6,7 +6,7 @@ mean diag(C)`` with ``C = Σ r rᵀ``, so one setting suits any network size or 
 :func:`ridge_readout` (used by cloning) adds the *censored* fit for bounded actions (see its
 docstring); :func:`relative_ridge` is the penalty, which the NumPy engine's own readout fit
 uses too (the torch engine forms the same penalty on its device). The engines keep their own
-solvers (LU per batch in NumPy, Cholesky in torch): merging them with this one would change
+solvers (LU in NumPy, batched Cholesky in torch): merging them with this one would change
 the figures in the last bits; tests check that they solve the same problem.
 """
 
