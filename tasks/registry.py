@@ -100,6 +100,7 @@ class TaskInfo:
 class _Entry:
     info: TaskInfo
     factory: Factory | str  # a callable, or a lazy "module:attribute" reference
+    ref: str | None = None  # the "module:attribute" it was registered with, if any
 
 
 _TASKS: dict[str, _Entry] = {}
@@ -233,7 +234,7 @@ def _resolve(name: str, entry: _Entry) -> Factory:
                               f"{attr_path!r}") from err
     if not callable(obj):
         raise TypeError(f"task {name!r}: {ref!r} is not callable")
-    entry.factory = obj  # resolve once
+    entry.ref, entry.factory = ref, obj  # resolve once; remember where it came from
     return typing.cast(Factory, obj)
 
 
@@ -288,7 +289,8 @@ def _load_entry_points() -> None:
         try:
             _check_name(ep.name)
             existing = _TASKS.get(ep.name)
-            if existing is not None and existing.factory == getattr(ep, "value", None):
+            if existing is not None and getattr(ep, "value", None) in (existing.factory,
+                                                                       existing.ref):
                 continue  # e.g. a built-in also listed in pyproject.toml: same target, no clash
             if existing is not None:
                 raise ValueError(f"name already registered ({_TASKS[ep.name].info.source})")

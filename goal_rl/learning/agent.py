@@ -38,7 +38,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from goal_rl.common.io import atomic_write
+from goal_rl.common.io import atomic_write, load_torch_file, one_sentence
 from goal_rl.learning.rollout import as_numpy, clip_actions
 from goal_rl.model.lif import LIFParams, LIFState
 from goal_rl.model.network import SpikingNetwork
@@ -448,22 +448,19 @@ class SpikingAgent:
             FileNotFoundError: no such file.
             ValueError: not readable, or not a goal_rl agent file.
         """
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"no such agent file: {str(path)!r}")
+        payload = load_torch_file(path, "agent file", AGENT_FORMAT)
         try:
-            payload = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:  # noqa: BLE001 - any unpickling failure means a bad file
-            raise ValueError(f"cannot read agent file {str(path)!r}: {exc}") from None
-        if not isinstance(payload, dict) or payload.get("format") != AGENT_FORMAT:
-            raise ValueError(f"{str(path)!r} is not a goal_rl agent file")
-        w = payload["weights"]
-        net = SpikingNetwork(dict(w), LIFParams(**payload["params"]),
-                             payload.get("network_meta"), dtype=w["w_rec"].dtype)
-        return cls(net, obs_shift=payload["obs_shift"], obs_scale=payload["obs_scale"],
-                   obs_clip=payload["obs_clip"], action_low=payload["action_low"],
-                   action_high=payload["action_high"], device=device,
-                   meta=payload.get("meta"))
+            w = payload["weights"]
+            params = LIFParams(**payload["params"])
+            net = SpikingNetwork(dict(w), params, payload.get("network_meta"),
+                                 dtype=w["w_rec"].dtype)
+            return cls(net, obs_shift=payload["obs_shift"], obs_scale=payload["obs_scale"],
+                       obs_clip=payload["obs_clip"], action_low=payload["action_low"],
+                       action_high=payload["action_high"], device=device,
+                       meta=payload.get("meta"))
+        except (KeyError, TypeError, AttributeError, RuntimeError) as exc:
+            raise ValueError(f"agent file {str(path)!r} is inconsistent (written by another "
+                             f"version?): {one_sentence(exc)}") from None
 
     def __repr__(self) -> str:
         return (f"SpikingAgent(N={self.n_rec}, inputs={self.n_inp}, actions={self.n_out}, "

@@ -145,7 +145,7 @@ def test_save_load_round_trip_identical_actions(tmp_path) -> None:
         a1, s1 = agent.predict(seq[t], s1)
         a2, s2 = loaded.predict(seq[t], s2)
         np.testing.assert_array_equal(a1, a2)
-    with pytest.raises(FileNotFoundError, match="no such agent file"):
+    with pytest.raises(FileNotFoundError, match="agent file not found"):
         SpikingAgent.load(tmp_path / "missing.pt")
     (tmp_path / "junk.pt").write_bytes(b"not a torch file")
     with pytest.raises(ValueError, match="cannot read agent file"):
