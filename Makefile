@@ -26,7 +26,7 @@ lint: $(STAMP)
 imports: $(STAMP)
 	$(BIN)/python .ci/check_imports.py
 
-test: $(STAMP) lint imports
+test: $(STAMP) lint imports docs
 	$(BIN)/python -m pytest tests
 
 # the documentation site, strictly (any warning fails the build), into site/
