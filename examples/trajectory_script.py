@@ -30,6 +30,7 @@ if __name__ == "__main__":
     if _root not in sys.path:  # run from anywhere without installing the package
         sys.path.insert(0, _root)
 
+from goal_rl.config import GoalConfig  # noqa: E402
 from goal_rl.tasks.trajectory.benchmark import (  # noqa: E402
     TrajectoryResult,
     build_clock,
@@ -38,8 +39,6 @@ from goal_rl.tasks.trajectory.benchmark import (  # noqa: E402
     train,
 )
 from goal_rl.tasks.trajectory.plots import plot_trajectory  # noqa: E402
-
-from goal_rl.config import GoalConfig  # noqa: E402
 
 
 def report(name: str, res: TrajectoryResult, out_dir: Path) -> Path:
