@@ -350,9 +350,9 @@ def _train_with_checkpoints(eng: TrialEngine, cfg: CloneConfig, snapshot: Any,
     marks = sorted({*range(step, E, step), E})
     bar = None
     if progress:
-        from tqdm.auto import tqdm
+        from goal_rl.common.progress import progress_bar
 
-        bar = tqdm(total=E, desc=desc, unit="ep", dynamic_ncols=True, leave=True)
+        bar = progress_bar(E, desc, "ep")
     mse_parts, dz_parts = [], []
     checkpoints: list[dict[str, Any]] = []
     best: tuple[float, int, Any, float] | None = None

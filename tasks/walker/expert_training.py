@@ -251,10 +251,10 @@ class _Checkpointer:
 def _progress_bar(progress: bool, total_steps: int, start: int) -> Any:
     if not progress:
         return None
-    from tqdm import tqdm
+    from goal_rl.common.progress import progress_bar
 
-    return tqdm(total=total_steps, initial=start, unit="step", unit_scale=True,
-                desc="A2C walker", mininterval=10.0, smoothing=0.05)
+    return progress_bar(total_steps, "A2C walker", "step", initial=start, unit_scale=True,
+                        mininterval=10.0, smoothing=0.05)
 
 
 def _hooks(checkpoint: _Checkpointer, start: int, every: int, total_steps: int, bar: Any
