@@ -20,6 +20,7 @@ from goal_rl.tasks.registry import (
     make_task,
     parse_key_values,
     register_task,
+    settings_factory,
     task_info,
     unregister_task,
 )
@@ -32,6 +33,7 @@ __all__ = [
     "make_task",
     "parse_key_values",
     "register_task",
+    "settings_factory",
     "task_info",
     "unregister_task",
 ]

@@ -59,6 +59,7 @@ __all__ = [
     "ENTRY_POINT_GROUP",
     "TaskInfo",
     "apply_overrides",
+    "settings_factory",
     "list_tasks",
     "make_task",
     "parse_key_values",
@@ -563,3 +564,25 @@ def parse_key_values(items: Sequence[str]) -> dict[str, str]:
             raise ValueError(f"setting {key!r} given twice")
         out[key] = value.strip()
     return out
+
+
+def settings_factory(task_cls: Callable[[Any], Any], config_cls: Callable[[], Any], name: str,
+                     *, kind: str, description: str) -> Factory:
+    """The usual factory: ``make(**overrides)`` builds ``task_cls(config)`` from the
+    defaults of ``config_cls`` (a dataclass) with the ``--set`` overrides applied by
+    :func:`apply_overrides`; ``kind`` and ``description`` are attached for the registry and
+    for entry points. A plugin can use it too::
+
+        make = settings_factory(MyTask, MyConfig, "my_task", kind="closed_loop",
+                                description="what it learns")
+    """
+    _check_kind(kind)
+
+    def make(**overrides: Any) -> Any:
+        return task_cls(apply_overrides(config_cls(), overrides, task=name))
+
+    make.__doc__ = f"The {name!r} task with ``overrides`` (strings as typed after ``--set``)."
+    make.__name__ = make.__qualname__ = "make"
+    make.kind = kind  # type: ignore[attr-defined]
+    make.description = description  # type: ignore[attr-defined]
+    return make

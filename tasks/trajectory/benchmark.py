@@ -521,7 +521,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         make_output_dir(out_dir)
         write_json(out_dir / "summary.json", summary)
         if args.plot:
-            _plot(res, out_dir / "plot.png")
+            plot_result(res, out_dir / "plot.png")
         print(f"results in {out_dir}/")
     if res.diverged_epoch is not None:
         sys.stderr.write("python -m goal_rl.trajectory: error: the run diverged (MSE not "
@@ -530,7 +530,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def _plot(res: TrajectoryResult, path: Path) -> None:
+def plot_result(res: TrajectoryResult, path: Path) -> None:
     """The run's figure: target and output, learning curves, spike raster."""
     from goal_rl.tasks.trajectory.plots import plot_trajectory
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from goal_rl.config import GoalConfig
+from goal_rl.tasks.registry import settings_factory
 
 __all__ = ["TrajectoryTask", "TrajectoryTaskConfig", "make"]
 
@@ -58,37 +59,22 @@ class TrajectoryTask:
         :class:`goal_rl.tasks.trajectory.benchmark.TrajectoryResult`
         (``readout_mse``, ``final_mse``, ``final_dz``, ``conv_epoch``, ...). With ``plot``
         writes ``plot.png`` into ``out_dir``."""
-        from goal_rl.tasks.trajectory.benchmark import train
+        from goal_rl.tasks.trajectory.benchmark import plot_result, train
 
         cfg = self.config
         res = train(cfg.goal_config(), progress=progress, backend=cfg.backend)
         metrics = res.summary()
         metrics["config"]["backend"] = cfg.backend
         if plot and out_dir is not None:
-            from goal_rl.tasks.trajectory.plots import plot_trajectory
-
-            g = res.config
-            title = (f"N={g.n_rec} R={'LTTS' if g.rank is None else g.rank} "
-                     f"tau*={g.tau_star_eff:g}: final MSE {res.final_mse:.4f}, "
-                     f"dZ {res.final_dz:.0f}")
-            plot_trajectory(res.target, res.output, res.mse, res.dz, res.spikes,
-                            Path(out_dir) / "plot.png", readout_mse=res.readout_mse,
-                            title=title)
+            plot_result(res, Path(out_dir) / "plot.png")
+        self._headline = res.headline()
         return metrics
 
     def summary(self, metrics: dict[str, Any]) -> str:
-        """The trajectory CLI's summary line."""
-        return (f"wall time {metrics['wall_time_s']:.2f} s | readout-limit MSE "
-                f"{metrics['readout_mse']:.5f} | final MSE {metrics['final_mse']:.5f} | "
-                f"final spike error dZ {metrics['final_dz']:.0f} | converged at epoch "
-                f"{metrics['conv_epoch']}")
+        """The trajectory CLI's result line (readout-only and diverged runs included)."""
+        return getattr(self, "_headline", "") or f"trajectory | {metrics}"
 
 
-def make(**overrides: Any) -> TrajectoryTask:
-    """Trajectory task with ``overrides`` (field names of GoalConfig, plus ``backend``)."""
-    from goal_rl.tasks.registry import apply_overrides
-
-    return TrajectoryTask(apply_overrides(TrajectoryTaskConfig(), overrides, task="trajectory"))
-
-
-make.kind = "open_loop"  # type: ignore[attr-defined]
+make = settings_factory(TrajectoryTask, TrajectoryTaskConfig, "trajectory", kind="open_loop",
+                        description="store and recall an N-D trajectory from clock inputs "
+                                    "(paper Fig 2)")

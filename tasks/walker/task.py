@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from goal_rl.tasks.registry import settings_factory
 from goal_rl.tasks.walker.cli import run_walker
 from goal_rl.tasks.walker.config import WalkerConfig
 
@@ -44,12 +45,6 @@ class WalkerTask:
                 f"wall time {metrics['total_time_s']:.0f} s")
 
 
-def make(**overrides: Any) -> WalkerTask:
-    """Walker task with ``overrides`` (strings as typed after ``--set``)."""
-    from goal_rl.tasks.registry import apply_overrides
-
-    return WalkerTask(apply_overrides(WalkerConfig(), overrides, task="walker"))
-
-
-make.kind = "closed_loop"  # type: ignore[attr-defined]
-make.description = "BipedalWalker-v3 behavioural cloning from an expert (paper Fig 5)"  # type: ignore[attr-defined]
+make = settings_factory(WalkerTask, WalkerConfig, "walker", kind="closed_loop",
+                        description="BipedalWalker-v3 behavioural cloning from an expert "
+                                    "(paper Fig 5)")
