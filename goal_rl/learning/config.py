@@ -121,11 +121,17 @@ class CloneTaskConfig(CloneConfig):
     """Settings of :class:`ExpertCloningTask`: every :class:`CloneConfig` field plus
 
     ``n_demos`` expert episodes recorded with seeds ``demo_seed + i`` (or ``demos``: path
-    of a ``.npz`` written by :meth:`Demonstrations.save`, used instead), ``n_eval``
-    evaluation episodes with seeds ``eval_seed + i`` on ``num_envs`` parallel envs,
-    ``dagger_rounds`` DAgger rounds of ``dagger_episodes`` episodes with expert-action
-    probability ``dagger_beta`` (0 rounds: plain cloning), and ``max_steps`` (optional
-    cap on recorded episode length).
+    of a ``.npz`` written by :meth:`Demonstrations.save`, used instead), ``n_eval`` test
+    episodes with seeds ``eval_seed + i`` (default 1000, 1001, ...) on ``num_envs``
+    parallel envs, ``dagger_rounds`` DAgger rounds of ``dagger_episodes`` episodes with
+    expert-action probability ``dagger_beta`` (0 rounds: plain cloning; the rollouts use
+    the seeds after the demonstrations', ``demo_seed + n_demos + i``), and ``max_steps``
+    (optional cap on recorded episode length).
+
+    Honest selection: DAgger keeps the round whose agent scores best on
+    ``select_episodes`` selection episodes with seeds ``select_seed + i`` (default 2000,
+    2001, ...), which must not overlap the test seeds; the reported score is then that
+    agent's on the test episodes.
     """
 
     n_demos: int = 5
@@ -138,20 +144,35 @@ class CloneTaskConfig(CloneConfig):
     dagger_episodes: int = 5
     dagger_beta: float = 0.0
     max_steps: int | None = None
+    select_episodes: int = 10
+    select_seed: int = 2000
 
     def validate(self) -> CloneTaskConfig:
         """Validate the cloning settings and the task settings."""
         super().validate()
-        for name in ("n_demos", "n_eval", "num_envs", "dagger_episodes"):
+        for name in ("n_demos", "n_eval", "num_envs", "dagger_episodes", "select_episodes"):
             check_int(name, getattr(self, name), 1)
-        for name in ("demo_seed", "eval_seed", "dagger_rounds"):
+        for name in ("demo_seed", "eval_seed", "dagger_rounds", "select_seed"):
             check_int(name, getattr(self, name), 0)
+        test, select = self.test_seeds(), self.select_seeds()
+        if select[0] < test[1] and test[0] < select[1]:
+            raise ValueError(f"selection seeds {select[0]}..{select[1] - 1} (select_seed, "
+                             f"select_episodes) overlap the test seeds {test[0]}.."
+                             f"{test[1] - 1} (eval_seed, n_eval); they must be disjoint")
         if self.max_steps is not None:
             check_int("max_steps", self.max_steps, 1)
         check_float("dagger_beta", self.dagger_beta, positive=False)
         if self.dagger_beta > 1:
             raise ValueError(f"dagger_beta must be in [0, 1], got {self.dagger_beta!r}")
         return self
+
+    def test_seeds(self) -> tuple[int, int]:
+        """``[first, stop)`` of the test episodes' seeds."""
+        return int(self.eval_seed), int(self.eval_seed) + int(self.n_eval)
+
+    def select_seeds(self) -> tuple[int, int]:
+        """``[first, stop)`` of the DAgger selection episodes' seeds."""
+        return int(self.select_seed), int(self.select_seed) + int(self.select_episodes)
 
     def clone_config(self) -> CloneConfig:
         """The :class:`CloneConfig` part of these settings."""

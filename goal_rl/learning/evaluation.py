@@ -33,7 +33,7 @@ from goal_rl.learning.rollout import (
     play,
 )
 
-__all__ = ["evaluate", "summarise_episodes"]
+__all__ = ["evaluate", "evaluate_expert", "summarise_episodes"]
 
 EnvLike = Any  # str env id | gym.Env | gym.vector.VectorEnv | Callable[[], gym.Env]
 
@@ -104,6 +104,36 @@ def evaluate(
     res["wall_time_s"] = time.perf_counter() - t0
     res["steps_per_s"] = float(sum(res["episode_lengths"]) / max(res["wall_time_s"], 1e-9))
     return res
+
+
+def evaluate_expert(
+    expert: Callable[[Any, Any], Any],
+    env: EnvLike,
+    n_episodes: int = 10,
+    seed: int | None = 0,
+    *,
+    options_fn: Callable[[int], dict[str, Any] | None] | None = None,
+    info_keys: Sequence[str] = (),
+    info_fn: Callable[[dict[str, Any]], dict[str, float]] | None = None,
+    env_kwargs: dict[str, Any] | None = None,
+    reset: Callable[[], Any] | None = None,
+) -> dict[str, Any]:
+    """The expert ``expert(obs, env) -> action`` on the episodes :func:`evaluate` would
+    play with the same ``n_episodes``, ``seed`` and ``options_fn`` (episode ``i`` resets
+    with ``seed + i``), one after another in one env; the same keys as :func:`evaluate`
+    (without the timing), so agent and expert can be compared episode by episode.
+    ``reset`` is called at the start of every episode (a stateful controller's)."""
+    from goal_rl.learning.rollout import ExpertPolicy, make_env
+
+    own = isinstance(env, str) or not hasattr(env, "step")
+    env_ = make_env(env, env_kwargs) if own else env
+    try:
+        episodes = play(env_, ExpertPolicy(expert, reset=reset), int(n_episodes), seed,
+                        options_fn=options_fn)
+    finally:
+        if own:
+            env_.close()
+    return _summarise_played(episodes, info_keys, info_fn)
 
 
 def _evaluate_any(agent: Any, env: EnvLike, n_episodes: int, seed: int | None,
@@ -270,6 +300,19 @@ def _extras_from(info: dict[str, Any], info_keys: Sequence[str],
     return out
 
 
+def _summarise_played(episodes: Sequence[Any], info_keys: Sequence[str], info_fn: Any
+                      ) -> dict[str, Any]:
+    """:func:`summarise_episodes` of :func:`~goal_rl.learning.rollout.play`'s episodes, with
+    the ``info_keys`` / ``info_fn`` extras of each episode's final info."""
+    extras: dict[str, list[float]] = {}
+    for ep in episodes:
+        info = {k: as_scalar(v) if not isinstance(v, dict) else v for k, v in ep.info.items()}
+        for k, v in _extras_from(info, info_keys, info_fn).items():
+            extras.setdefault(k, []).append(v)
+    return summarise_episodes([ep.total_reward for ep in episodes],
+                              [ep.length for ep in episodes], extras)
+
+
 # ------------------------------------------------------------------------------ drivers
 def _evaluate_single(agent: Any, env: Any, n_episodes: int, seed: int | None,
                      render: bool, options_fn: Any, info_keys: Sequence[str], info_fn: Any,
@@ -282,13 +325,7 @@ def _evaluate_single(agent: Any, env: Any, n_episodes: int, seed: int | None,
     finally:
         if owned:
             env.close()
-    extras: dict[str, list[float]] = {}
-    for ep in episodes:
-        info = {k: as_scalar(v) if not isinstance(v, dict) else v for k, v in ep.info.items()}
-        for k, v in _extras_from(info, info_keys, info_fn).items():
-            extras.setdefault(k, []).append(v)
-    res = summarise_episodes([ep.total_reward for ep in episodes],
-                             [ep.length for ep in episodes], extras)
+    res = _summarise_played(episodes, info_keys, info_fn)
     if episodes[0].frames:
         res["frames"] = episodes[0].frames
     return res

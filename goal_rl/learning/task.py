@@ -49,6 +49,8 @@ class ExpertCloningTask:
         eval_options_fn: reset options of evaluation episode ``i``.
         info_keys: final-info keys reported per evaluation episode.
         env_kwargs: ``gym.make`` keyword arguments.
+        success_key: final-info key whose value (1/0) says the episode succeeded (added
+            to ``info_keys``); reported as ``success_rate`` and ``expert_success_rate``.
     """
 
     kind = "closed_loop"
@@ -57,8 +59,8 @@ class ExpertCloningTask:
                  hint_fn: Callable[[np.ndarray, Any], Any] | None = None,
                  options_fn: Callable[[int], dict[str, Any] | None] | None = None,
                  eval_options_fn: Callable[[int], dict[str, Any] | None] | None = None,
-                 info_keys: Sequence[str] = (), env_kwargs: dict[str, Any] | None = None
-                 ) -> None:
+                 info_keys: Sequence[str] = (), env_kwargs: dict[str, Any] | None = None,
+                 success_key: str | None = None) -> None:
         self.name = name
         self.env_id = env_id
         self.expert = expert
@@ -66,7 +68,10 @@ class ExpertCloningTask:
         self.hint_fn = hint_fn
         self.options_fn = options_fn
         self.eval_options_fn = eval_options_fn
-        self.info_keys = tuple(info_keys)
+        self.success_key = success_key
+        keys = tuple(info_keys)
+        self.info_keys = keys + ((success_key,) if success_key and success_key not in keys
+                                 else ())
         self.env_kwargs = dict(env_kwargs or {})
 
     def make_env(self) -> Any:
@@ -103,46 +108,69 @@ class ExpertCloningTask:
         finally:
             env.close()
 
-    def run(self, out_dir: Any = None, *, progress: bool = True, plot: bool = False
-            ) -> dict[str, Any]:
-        """Record (or load) demonstrations, clone (or DAgger), evaluate; save ``agent.pt``
-        (and ``plot.png`` with ``plot``) into ``out_dir``. Returns the metrics."""
-        from pathlib import Path
+    def select(self, agent: Any) -> dict[str, Any]:
+        """Closed-loop score on the ``select_episodes`` selection episodes (seeds
+        ``select_seed + i``, disjoint from the test seeds), which pick the DAgger round."""
+        from goal_rl.learning.evaluation import evaluate
 
         c = self.config
-        t0 = time.perf_counter()
-        demos = self.demonstrations()
+        return evaluate(agent, self._factory(), c.select_episodes, c.select_seed,
+                        num_envs=min(c.num_envs, c.select_episodes),
+                        options_fn=self.eval_options_fn, info_keys=self.info_keys)
+
+    def evaluate_expert(self) -> dict[str, Any]:
+        """The expert on the test episodes (same seeds and options as :meth:`evaluate`)."""
+        from goal_rl.learning.evaluation import evaluate_expert
+
+        c = self.config
+        return evaluate_expert(self.expert, self.env_id, c.n_eval, c.eval_seed,
+                               options_fn=self.eval_options_fn, info_keys=self.info_keys,
+                               env_kwargs=self.env_kwargs,
+                               reset=getattr(self.expert, "reset", None))
+
+    def _train(self, demos: Demonstrations, progress: bool) -> tuple[Any, Any, Any]:
+        """Clone, or DAgger with the round picked on the selection episodes:
+        ``(agent, clone result or None, DaggerResult or None)``."""
+        c = self.config
         env = self.make_env()
         space = env.action_space
         env.close()
         bounds = {"action_low": getattr(space, "low", None),
                   "action_high": getattr(space, "high", None)}
-        dag = None
-        if c.dagger_rounds > 0:
-            from goal_rl.learning.dagger import dagger
-
-            dag = dagger(self._factory(), self.expert, c.clone_config(), rounds=c.dagger_rounds,
-                         episodes_per_round=c.dagger_episodes, seed=c.demo_seed + c.n_demos,
-                         demos=demos, beta=c.dagger_beta, options_fn=self.options_fn,
-                         hint_fn=self.hint_fn, evaluate_fn=self.evaluate,
-                         max_steps=c.max_steps, clone_kwargs=bounds, progress=progress)
-            agent, res = dag.agent, None
-        else:
+        if c.dagger_rounds == 0:
             res = clone(demos, c.clone_config(), progress=progress, desc=self.name, **bounds)
-            agent = res.agent
+            return res.agent, res, None
+        from goal_rl.learning.dagger import dagger
+
+        dag = dagger(self._factory(), self.expert, c.clone_config(), rounds=c.dagger_rounds,
+                     episodes_per_round=c.dagger_episodes, seed=c.demo_seed + c.n_demos,
+                     demos=demos, beta=c.dagger_beta, options_fn=self.options_fn,
+                     hint_fn=self.hint_fn, evaluate_fn=self.select, max_steps=c.max_steps,
+                     clone_kwargs=bounds, progress=progress, desc=f"{self.name} round")
+        return dag.agent, None, dag
+
+    def run(self, out_dir: Any = None, *, progress: bool = True, plot: bool = False
+            ) -> dict[str, Any]:
+        """Record (or load) demonstrations, clone (or DAgger, the round picked on the
+        selection episodes), evaluate the agent and the expert on the test episodes; save
+        ``agent.pt`` (and ``plot.png`` with ``plot``) into ``out_dir``. Returns the
+        metrics: the agent's test score (SB3 keys), ``expert_mean_reward`` /
+        ``expert_std_reward`` / ``expert_episode_returns`` on the same episodes, the seed
+        ranges (``test_seeds``, and ``selection_seeds`` with DAgger, as ``[first, last]``),
+        ``success_rate`` / ``expert_success_rate`` with a ``success_key``."""
+        from pathlib import Path
+
+        c = self.config
+        t0 = time.perf_counter()
+        demos = self.demonstrations()
+        agent, res, dag = self._train(demos, progress)
         ev = self.evaluate(agent)
-        metrics: dict[str, Any] = {
-            "mean_reward": ev["mean_reward"], "std_reward": ev["std_reward"],
-            "n_eval_episodes": ev["n_eval_episodes"],
-            **{k: v for k, v in ev.items() if k not in ("mean_reward", "std_reward",
-                                                         "n_eval_episodes", "frames")},
-            "expert_mean_return": (float(np.mean(demos.returns))
-                                   if demos.returns is not None else None),
-            "n_demo_episodes": demos.n_episodes, "n_demo_steps": demos.n_steps,
-        }
+        expert_ev = self.evaluate_expert()
+        metrics = self._metrics(ev, expert_ev, demos)
         if res is not None:
             metrics["clone"] = {k: v for k, v in res.summary().items() if k != "config"}
         if dag is not None:
+            metrics["selection_seeds"] = [c.select_seeds()[0], c.select_seeds()[1] - 1]
             metrics["dagger"] = dag.summary()
         metrics["config"] = c.to_dict()
         metrics["total_time_s"] = time.perf_counter() - t0
@@ -157,10 +185,45 @@ class ExpertCloningTask:
                                    f"{ev['mean_reward']:.1f} ± {ev['std_reward']:.1f}")
         return metrics
 
+    def _metrics(self, ev: dict[str, Any], expert_ev: dict[str, Any], demos: Demonstrations
+                 ) -> dict[str, Any]:
+        """The agent's and the expert's test figures side by side."""
+        c = self.config
+        metrics: dict[str, Any] = {
+            "mean_reward": ev["mean_reward"], "std_reward": ev["std_reward"],
+            "n_eval_episodes": ev["n_eval_episodes"],
+            "expert_mean_reward": expert_ev["mean_reward"],
+            "expert_std_reward": expert_ev["std_reward"],
+            **{k: v for k, v in ev.items() if k not in ("mean_reward", "std_reward",
+                                                         "n_eval_episodes", "frames")},
+            "expert_episode_returns": expert_ev["episode_returns"],
+            "expert_episode_lengths": expert_ev["episode_lengths"],
+            "test_seeds": [c.test_seeds()[0], c.test_seeds()[1] - 1],
+            "demo_mean_return": (float(np.mean(demos.returns))
+                                 if demos.returns is not None else None),
+            "n_demo_episodes": demos.n_episodes, "n_demo_steps": demos.n_steps,
+        }
+        if self.success_key is not None:
+            metrics["success_rate"] = ev[f"mean_{self.success_key}"]
+            metrics["expert_success_rate"] = expert_ev[f"mean_{self.success_key}"]
+        return metrics
+
     def summary(self, metrics: dict[str, Any]) -> str:
-        """One line for the CLI."""
-        expert = metrics.get("expert_mean_return")
-        exp_txt = f" | expert {expert:.1f}" if expert is not None else ""
+        """One line for the CLI: the agent and the expert on the same test episodes."""
+        seeds = metrics.get("test_seeds")
+        seed_txt = f" (seeds {seeds[0]}-{seeds[1]})" if seeds else ""
+        succ = ""
+        if "success_rate" in metrics:
+            succ = (f", success {100 * metrics['success_rate']:.0f}% vs "
+                    f"{100 * metrics['expert_success_rate']:.0f}%")
+        expert = metrics.get("expert_mean_reward")
+        exp_txt = (f" | expert {expert:.2f} ± {metrics['expert_std_reward']:.2f}"
+                   if expert is not None else "")
+        dag = metrics.get("dagger")
+        dag_txt = (f" | DAgger round {dag['best_round']} picked on seeds "
+                   f"{metrics['selection_seeds'][0]}-{metrics['selection_seeds'][1]}"
+                   if dag else "")
         return (f"{self.name}: mean return {metrics['mean_reward']:.2f} ± "
-                f"{metrics['std_reward']:.2f} over {metrics['n_eval_episodes']} episodes"
-                f"{exp_txt} | wall time {metrics['total_time_s']:.1f} s")
+                f"{metrics['std_reward']:.2f} over {metrics['n_eval_episodes']} test episodes"
+                f"{seed_txt}{exp_txt}{succ}{dag_txt} | wall time "
+                f"{metrics['total_time_s']:.1f} s")

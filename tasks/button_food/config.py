@@ -38,8 +38,11 @@ class ButtonFoodConfig(CloneConfig):
         seeds: network seeds of a rank scan (empty: ``seed`` only).
         dagger_rounds, dagger_episodes, dagger_beta: DAgger (0 rounds: plain cloning);
             rollout angles are drawn uniformly in ``[test_min, test_max]``.
-        n_val: validation angles (drawn uniformly, not the test grid) used to pick the best
-            DAgger round, and by ``keep_best`` checkpoints.
+        n_val: selection angles (``n_val`` uniform draws of a fixed generator in
+            ``[test_min, test_max]``, distinct from the test grid) that pick the best
+            DAgger round (and ``keep_best`` checkpoints); the reported score is the picked
+            agent's on the test grid, and ``metrics.json`` lists both (``selection_angles``,
+            ``test_angles``).
         num_envs: parallel envs of the closed-loop evaluation.
         demos: path of saved demonstrations to train on instead of recording them.
     """

@@ -239,6 +239,21 @@ class ButtonFoodTask:
         c = self.config
         return evaluate_angles(agent, c.test_angles(), num_envs=c.num_envs)
 
+    def evaluate_expert(self) -> dict[str, Any]:
+        """The expert on the test angles (the episodes of :meth:`evaluate`), with
+        ``reached_fraction``."""
+        from goal_rl.learning.evaluation import evaluate_expert
+
+        c = self.config
+        angles = [float(a) for a in c.test_angles()]
+        expert, _ = EXPERTS[c.expert]
+        res = evaluate_expert(expert, _make_env, len(angles), 0,
+                              options_fn=lambda i: {"angle": angles[i]},
+                              info_keys=("score", "unlocked"))
+        res["reached_fraction"] = float(np.mean(np.asarray(res["episode_score"])
+                                                >= FOOD_SCORE - 1e-6))
+        return res
+
     # -------------------------------------------------------------- run
     def run(self, out_dir: Any = None, *, progress: bool = True, plot: bool = False
             ) -> dict[str, Any]:
@@ -261,6 +276,7 @@ class ButtonFoodTask:
         agent = out["agent"]
         ev = self.evaluate(agent)
         train_ev = evaluate_angles(agent, c.train_angles, num_envs=c.num_envs)
+        expert_ev = self.evaluate_expert()
         metrics: dict[str, Any] = {
             "mean_reward": ev["mean_reward"],
             "std_reward": ev["std_reward"],
@@ -276,7 +292,15 @@ class ButtonFoodTask:
             "episode_returns": ev["episode_returns"],
             "episode_lengths": ev["episode_lengths"],
             "eval_steps_per_s": ev["steps_per_s"],
+            "success_rate": ev["reached_fraction"],
+            "expert_mean_reward": expert_ev["mean_reward"],
+            "expert_std_reward": expert_ev["std_reward"],
+            "expert_mean_score": expert_ev["mean_score"],
+            "expert_success_rate": expert_ev["reached_fraction"],
+            "expert_episode_score": expert_ev["episode_score"],
         }
+        if c.dagger_rounds > 0:  # the round was picked on these angles, not the test grid
+            metrics["selection_angles"] = [float(a) for a in c.val_angles()]
         res = out.get("clone")
         if res is not None:
             metrics["clone"] = {k: v for k, v in res.summary().items() if k != "config"}
@@ -360,8 +384,10 @@ class ButtonFoodTask:
                 f"{metrics['mean_score']:.2f} ± {metrics['std_score']:.2f} over "
                 f"{metrics['n_eval_episodes']} test angles (food reached "
                 f"{100 * metrics['reached_fraction']:.0f}%, train angles "
-                f"{metrics['train_angle_score']:.2f}) | mean return "
-                f"{metrics['mean_reward']:.1f} | wall time {metrics['total_time_s']:.1f} s")
+                f"{metrics['train_angle_score']:.2f}) | expert {metrics['expert_mean_score']:.2f}"
+                f" (reached {100 * metrics['expert_success_rate']:.0f}%) | mean return "
+                f"{metrics['mean_reward']:.1f} vs expert {metrics['expert_mean_reward']:.1f}"
+                f" | wall time {metrics['total_time_s']:.1f} s")
 
 
 def make(**overrides: Any) -> ButtonFoodTask:

@@ -36,7 +36,9 @@ def test_example_as_plugin(tmp_path, capsys) -> None:
     assert out.startswith("mountain_car_clone: mean return")
     m = json.loads((tmp_path / "metrics.json").read_text())
     assert m["n_eval_episodes"] == 2 and {"mean_reward", "std_reward"} <= set(m)
-    assert m["expert_mean_return"] > 80  # the scripted expert reaches the flag
+    assert m["demo_mean_return"] > 80  # the scripted expert reaches the flag
+    # the expert on the test episodes, next to the agent
+    assert len(m["expert_episode_returns"]) == 2 and m["expert_mean_reward"] > 80
     assert (tmp_path / "agent.pt").is_file()
     assert mpimg.imread(tmp_path / "plot.png")[..., :3].std() > 0.05  # a figure, not blank
 

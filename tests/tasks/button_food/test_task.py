@@ -14,6 +14,7 @@ import goal_rl.envs  # noqa: F401
 from goal_rl.learning.agent import SpikingAgent
 from goal_rl.learning.cloning import clone
 from goal_rl.tasks.button_food.task import (
+    FOOD_SCORE,
     PAPER_RANKS,
     PAPER_SCORES,
     ButtonFoodConfig,
@@ -133,6 +134,10 @@ def test_single_run_and_rank_scan_write_files(tmp_path) -> None:
     assert again["episode_score"] == m["episode_score"]
     assert mpimg.imread(tmp_path / "button_food.png")[..., :3].std() > 0.05  # not blank
     assert "button_food R=30 | mean score" in task.summary(m)
+    # the expert on the same six test angles: it reaches the food every time
+    assert m["expert_episode_score"] == pytest.approx([FOOD_SCORE] * 6)
+    assert m["expert_success_rate"] == 1.0 and "expert 33.33 (reached 100%)" in task.summary(m)
+    assert m["success_rate"] == m["reached_fraction"] and "selection_angles" not in m
     scan_dir = tmp_path / "scan"
     scan_dir.mkdir()
     scan = make(n_rec="30", epochs_rec="2", n_test="4", train_angles="60,120",
@@ -146,6 +151,20 @@ def test_single_run_and_rank_scan_write_files(tmp_path) -> None:
     assert m["mean_score_by_rank"][0] == pytest.approx(
         np.mean([r["mean_score"] for r in table["runs"] if r["rank"] == 1]))
     assert "rank scan" in scan.summary(m)
+
+
+def test_dagger_picks_its_round_on_the_selection_angles(tmp_path) -> None:
+    task = make(n_rec="30", epochs_rec="2", n_test="5", n_val="4", train_angles="60,120",
+                dagger_rounds="1", dagger_episodes="2")
+    m = task.run(tmp_path, progress=False)
+    rounds = m["dagger"]["rounds"]
+    val = task.config.val_angles()
+    assert m["selection_angles"] == pytest.approx(list(val))
+    assert not set(np.round(val, 9)) & set(np.round(m["test_angles"], 9))  # disjoint
+    assert all(r["eval"]["angles"] == pytest.approx(list(val)) for r in rounds)
+    picked = SpikingAgent.load(tmp_path / "agent.pt")
+    assert evaluate_angles(picked, val)["mean_score"] == m["dagger"]["best_score"]
+    assert evaluate_angles(picked, m["test_angles"])["episode_score"] == m["episode_score"]
 
 
 def test_task_protocol_and_paper_reference() -> None:
