@@ -1,10 +1,12 @@
-"""Every figure of the package in one place. Matplotlib is imported lazily, with the
-non-interactive Agg backend unless the user chose another one."""
+"""The figure of one trajectory run: target against output, learning curves, a raster.
+Matplotlib is imported lazily, with the non-interactive Agg backend unless the user chose
+another one."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -24,13 +26,40 @@ def plot_trajectory(
     title: str = "",
     n_raster: int = 60,
 ) -> Path:
+    """Write :func:`trajectory_figure` to ``path`` (PNG, atomically); returns the path."""
+    plt = pyplot()
+    fig = trajectory_figure(target, output, mse, dz, spikes, readout_mse=readout_mse,
+                            title=title, n_raster=n_raster)
+    out = save_figure(fig, path)
+    plt.close(fig)
+    return out
+
+
+def trajectory_figure(
+    target: np.ndarray,
+    output: np.ndarray,
+    mse: np.ndarray,
+    dz: np.ndarray,
+    spikes: np.ndarray,
+    *,
+    readout_mse: float | None = None,
+    title: str = "",
+    n_raster: int = 60,
+) -> Any:
     """Target vs output per dimension, MSE and ΔZ per epoch (log) and a spike raster.
 
     Args:
-        target, output: ``(T, O)``.
-        mse, dz: ``(E,)``, per recurrent epoch.
+        target: ``(T, O)`` desired output.
+        output: ``(T, O)`` the network's output in the last epoch.
+        mse: ``(E,)`` MSE per recurrent epoch.
+        dz: ``(E,)`` spike error per recurrent epoch.
         spikes: ``(T, N)`` of the last epoch.
-        path: PNG file to write (atomically).
+        readout_mse: the readout limit, drawn as a line.
+        title: the top panel's title.
+        n_raster: neurons shown in the raster.
+
+    Returns:
+        The Matplotlib figure (close it with ``pyplot().close(fig)``).
     """
     plt = pyplot()
     T, O = target.shape
@@ -69,6 +98,4 @@ def plot_trajectory(
     ax.set_ylabel("neuron")
     ax.set_title(f"spike raster ({n} of {spikes.shape[1]} neurons)", fontsize=9)
     fig.tight_layout()
-    out = save_figure(fig, path)
-    plt.close(fig)
-    return out
+    return fig
