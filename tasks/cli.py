@@ -7,6 +7,12 @@ Usage::
                                  [--out DIR] [--plot] [--no-progress]
     python -m goal_rl --plugin FILE.py train NAME ...     # a file that registers tasks
     python -m goal_rl --import my_pkg.tasks train NAME ...  # a module that registers tasks
+    python -m goal_rl evaluate AGENT.pt [--episodes N] [--seed S] [--num-envs K] [--json]
+    python -m goal_rl play AGENT.pt [--episodes N] [--seed S] [--video out.mp4|out.gif]
+
+``evaluate`` and ``play`` need only the saved agent: a closed-loop task records its env and
+test episodes in ``agent.pt`` (see :mod:`goal_rl.learning.saved`); ``--env ID`` names the
+env of an older file that does not. A plugin env is registered with ``--plugin`` as usual.
 
 ``train`` builds the task with ``tasks.make_task(TASK, **settings)`` (``--seed`` and
 ``--device`` are the settings ``seed`` and ``device``), runs it, prints one summary line and,
@@ -72,7 +78,7 @@ def build_parser() -> OneLineParser:
                    help="run this Python file first (it registers tasks); repeatable")
     p.add_argument("--import", dest="imports", action="append", default=[], metavar="MODULE",
                    help="import this module first (it registers tasks); repeatable")
-    sub = p.add_subparsers(dest="command", metavar="{list,train}")
+    sub = p.add_subparsers(dest="command", metavar="{list,train,evaluate,play}")
     sub.required = True
     sub.add_parser("list", help="list the registered tasks")
     t = sub.add_parser("train", help="train a task",
@@ -87,7 +93,29 @@ def build_parser() -> OneLineParser:
     t.add_argument("--plot", action="store_true", help="write the task's figures into --out "
                                                        "(default folder runs/TASK)")
     t.add_argument("--no-progress", action="store_true", help="no progress bars")
+    _saved_parsers(sub)
     return p
+
+
+def _saved_parsers(sub: Any) -> None:
+    """The ``evaluate`` and ``play`` sub-commands."""
+    e = sub.add_parser("evaluate", help="evaluate a saved agent on its task's test episodes",
+                       description="Repeat the task's test evaluation from AGENT.pt alone.")
+    p = sub.add_parser("play", help="play a saved agent (window, or --video FILE)",
+                       description="Play test episodes of AGENT.pt; --video writes them.")
+    for q in (e, p):
+        q.add_argument("agent", help="an agent.pt written by `train`")
+        q.add_argument("--episodes", type=int, default=None,
+                       help="episodes (default: the recorded test count; play: 1)")
+        q.add_argument("--seed", type=int, default=None,
+                       help="seed of the first episode (default: the recorded one)")
+        q.add_argument("--env", default=None, help="env id (for files that record none)")
+        q.add_argument("--device", default="cpu", help="cpu or cuda[:k]")
+    e.add_argument("--num-envs", type=int, default=None,
+                   help="parallel envs (default: as recorded)")
+    e.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--video", default=None, metavar="FILE",
+                   help="write the episodes to FILE (.mp4 or .gif; needs the video extra)")
 
 
 def _where(exc: BaseException, file: str | None) -> str:
@@ -240,4 +268,68 @@ def main(argv: Sequence[str] | None = None) -> int:
         import_module(mod)
     if args.command == "list":
         return _cmd_list()
+    if args.command in ("evaluate", "play"):
+        return _cmd_saved(args)
     return _cmd_train(args)
+
+
+def _check_saved_args(args: Any) -> Any:
+    """Check every argument of ``evaluate``/``play`` and load the agent (CLIError)."""
+    from goal_rl.learning.agent import SpikingAgent
+
+    for name in ("episodes", "num_envs"):
+        value = getattr(args, name, None)
+        if value is not None and value < 1:
+            raise CLIError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
+    if args.seed is not None and args.seed < 0:
+        raise CLIError(f"--seed must be >= 0, got {args.seed}")
+    video = getattr(args, "video", None)
+    if video is not None:
+        from goal_rl.common.io import check_output_dir, check_output_files
+        from goal_rl.learning.saved import VIDEO_SUFFIXES
+
+        path = Path(video)
+        if path.suffix.lower() not in VIDEO_SUFFIXES or not path.stem:
+            raise CLIError(f"--video {video!r}: the name must end in .mp4 or .gif")
+        check_output_files(check_output_dir(path.parent if str(path.parent) else "."),
+                           [path.name])
+        if not path.parent.is_dir():
+            raise CLIError(f"--video {video!r}: folder {str(path.parent)!r} does not exist")
+        try:
+            import moviepy  # noqa: F401
+        except ImportError:
+            raise CLIError("--video needs moviepy: pip install 'goal_rl[video]'") from None
+    if not Path(args.agent).is_file():
+        raise CLIError(f"agent file not found: {args.agent!r}")
+    return SpikingAgent.load(args.agent, device=resolve_device(args.device))
+
+
+def _cmd_saved(args: Any) -> int:
+    """``evaluate`` / ``play`` a saved agent under its recorded protocol."""
+    from goal_rl.common.io import json_default, json_safe
+    from goal_rl.learning.saved import evaluate_saved, play_saved
+
+    agent = _check_saved_args(args)
+    if args.command == "evaluate":
+        res = evaluate_saved(agent, episodes=args.episodes, seed=args.seed,
+                             num_envs=args.num_envs, env_id=args.env)
+    else:
+        res = play_saved(agent, episodes=args.episodes or 1, seed=args.seed,
+                         video=args.video, env_id=args.env)
+    for note in res.get("inferred", []):
+        print(f"note: {note}", file=sys.stderr)
+    if args.command == "evaluate" and args.json:
+        print(json.dumps(json_safe({k: v for k, v in res.items() if k != "frames"}),
+                         default=json_default))
+    elif args.command == "evaluate":
+        proto = res["protocol"]
+        print(f"{proto.get('task') or proto['env_id']}: mean return {res['mean_reward']:.2f} "
+              f"± {res['std_reward']:.2f} over {res['n_eval_episodes']} episodes (seeds "
+              f"{proto['seed']}-{proto['seed'] + res['n_eval_episodes'] - 1}, "
+              f"{proto['num_envs']} env(s))")
+    else:
+        returns = ", ".join(f"{r:.2f}" for r in res["episode_returns"])
+        where = f" | video {res['video']}" if res["video"] else ""
+        print(f"played {len(res['episode_returns'])} episode(s) from seed {res['seed']}: "
+              f"returns {returns}{where}")
+    return 0

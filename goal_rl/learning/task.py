@@ -128,6 +128,19 @@ class ExpertCloningTask:
                                env_kwargs=self.env_kwargs,
                                reset=getattr(self.expert, "reset", None))
 
+    def record_protocol(self, agent: Any) -> None:
+        """Store the task name, env and test episodes in the agent (see
+        :mod:`goal_rl.learning.saved`), so ``python -m goal_rl evaluate|play`` need only
+        the saved file."""
+        from goal_rl.learning.saved import record_protocol
+
+        c = self.config
+        options = (None if self.eval_options_fn is None
+                   else [self.eval_options_fn(i) for i in range(c.n_eval)])
+        record_protocol(agent, task=self.name, env_id=self.env_id, env_kwargs=self.env_kwargs,
+                        n_episodes=c.n_eval, seed=c.eval_seed, options=options,
+                        info_keys=self.info_keys, num_envs=min(c.num_envs, c.n_eval))
+
     def _train(self, demos: Demonstrations, progress: bool) -> tuple[Any, Any, Any]:
         """Clone, or DAgger with the round picked on the selection episodes:
         ``(agent, clone result or None, DaggerResult or None)``."""
@@ -176,6 +189,7 @@ class ExpertCloningTask:
         metrics["total_time_s"] = time.perf_counter() - t0
         if out_dir is not None:
             out = Path(out_dir)
+            self.record_protocol(agent)
             agent.save(out / "agent.pt")
             if plot and res is not None:
                 from goal_rl.learning.plots import plot_clone_history

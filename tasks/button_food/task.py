@@ -308,6 +308,12 @@ class ButtonFoodTask:
             metrics["dagger"] = out["dagger"].summary()
         if out_dir is not None:
             out_dir = Path(out_dir)
+            from goal_rl.learning.saved import record_protocol
+
+            record_protocol(agent, task=self.name, env_id=ENV_ID, n_episodes=c.n_test, seed=0,
+                            options=[{"angle": float(a)} for a in ev["angles"]],
+                            info_keys=("score", "unlocked"),
+                            num_envs=max(1, min(c.num_envs, c.n_test)))
             agent.save(out_dir / "agent.pt")
             if plot:
                 from goal_rl.tasks.button_food.plots import plot_button_food

@@ -128,6 +128,28 @@ CASES: list[tuple[str, list[str]]] = [
     ("walker", ["--play", "agent_new_key.pt"]),             # params gained an unknown key
     ("walker_expert", ["--evaluate", "a2c", "--episodes", "0"]),
     ("walker_expert", ["--bogus"]),
+    # ----------------------------------------------------------------- evaluate / play
+    ("goal_rl", ["evaluate"]),
+    ("goal_rl", ["evaluate", "missing.pt"]),
+    ("goal_rl", ["evaluate", "corrupt.pt"]),
+    ("goal_rl", ["evaluate", "raw_pickle.pt"]),
+    ("goal_rl", ["evaluate", "agent_new_key.pt"]),
+    ("goal_rl", ["evaluate", "old_agent.pt"]),                 # records no env id
+    ("goal_rl", ["evaluate", "old_agent.pt", "--env", "NoSuchEnv-v0"]),
+    ("goal_rl", ["evaluate", "old_agent.pt", "--env", "MountainCarContinuous-v0"]),  # sizes
+    ("goal_rl", ["evaluate", "old_agent.pt", "--episodes", "0"]),
+    ("goal_rl", ["evaluate", "old_agent.pt", "--episodes", "x"]),
+    ("goal_rl", ["evaluate", "old_agent.pt", "--seed", "-1"]),
+    ("goal_rl", ["evaluate", "old_agent.pt", "--num-envs", "0"]),
+    ("goal_rl", ["evaluate", "old_agent.pt", "--device", "tpu"]),
+    ("goal_rl", ["play", "missing.pt", "--video", "v.mp4"]),
+    ("goal_rl", ["play", "old_agent.pt", "--video", "v.avi"]),
+    ("goal_rl", ["play", "old_agent.pt", "--video", ".mp4"]),
+    ("goal_rl", ["play", "old_agent.pt", "--video", "missing/v.mp4"]),
+    ("goal_rl", ["play", "old_agent.pt", "--video", "vid.mp4"]),  # a folder of that name
+    ("goal_rl", ["play", "old_agent.pt", "--video", "afile/v.gif"]),
+    ("goal_rl", ["play", "old_agent.pt", "--episodes", "-3"]),
+    ("goal_rl", ["play", "old_agent.pt"]),                     # records no env id
 ]
 
 PLUGIN_TASK = '''
@@ -159,6 +181,8 @@ def _files(folder: Path) -> None:
     (folder / "raw_pickle.pt").write_bytes(pickle.dumps({"format": "goal_rl.SpikingAgent/1",
                                                          "code": print}))
     _agent_file(folder / "agent_new_key.pt")
+    _agent_file(folder / "old_agent.pt", new_key=False)
+    (folder / "vid.mp4").mkdir()
     (folder / "syntax.py").write_text("def f(:\n    pass\n")
     (folder / "raises.py").write_text("x = 1\nraise RuntimeError('plugin exploded')\n")
     (folder / "latin1.py").write_bytes(b"name = '\xe9t\xe9'\n")
@@ -176,8 +200,9 @@ def _files(folder: Path) -> None:
     (folder / "jsonl_dir" / "sweep.json").write_text(json.dumps(record))
 
 
-def _agent_file(path: Path) -> None:
-    """A real walker-sized agent file whose neuron parameters gained a key."""
+def _agent_file(path: Path, new_key: bool = True) -> None:
+    """A real walker-sized agent file (no test protocol: an older file) whose neuron
+    parameters gained a key (``new_key``)."""
     import torch
 
     from goal_rl.engines.common import init_weights
@@ -189,6 +214,8 @@ def _agent_file(path: Path) -> None:
                      rng=np.random.default_rng(0))
     agent = SpikingAgent(SpikingNetwork(w, LIFParams()), meta={"task": "walker"})
     agent.save(path)
+    if not new_key:
+        return
     payload = torch.load(path, weights_only=True)
     payload["params"]["gain"] = 2.0
     torch.save(payload, path)

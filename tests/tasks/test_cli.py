@@ -168,3 +168,73 @@ def test_parse_rank() -> None:
         parse_rank("N")  # no N to stand for
     with pytest.raises(ValueError, match="invalid --rank '4.5': an integer, 'N' or 'ltts'"):
         parse_rank("4.5", 500, "--rank")
+
+
+EXAMPLE = ROOT / "examples" / "register_custom_task.py"
+SHORT_MC = ["n_rec=40", "epochs_rec=5", "n_demos=1", "n_eval=3", "num_envs=3",
+            "max_steps=150", "dagger_rounds=1", "dagger_episodes=1", "select_episodes=2"]
+
+
+def test_evaluate_and_play_from_the_saved_agent_alone(tmp_path, capsys, monkeypatch) -> None:
+    from goal_rl.tasks import registry
+
+    monkeypatch.setattr(registry, "_TASKS", dict(registry._TASKS))
+    out = tmp_path / "run"
+    code, _, err = cli(["--plugin", str(EXAMPLE), "train", "mountain_car_clone", "--set",
+                        *SHORT_MC, "--out", str(out), "--no-progress"], capsys)
+    assert code == 0, err
+    m = json.loads((out / "metrics.json").read_text())
+    # nothing repeated: the file knows its env and its test episodes
+    code, stdout, err = cli(["evaluate", str(out / "agent.pt"), "--json"], capsys)
+    assert code == 0 and err == "", err
+    res = json.loads(stdout)
+    assert res["episode_returns"] == m["episode_returns"] and res["n_eval_episodes"] == 3
+    assert {"mean_reward", "std_reward", "n_eval_episodes", "episode_returns"} <= set(res)
+    assert res["protocol"]["task"] == "mountain_car_clone"
+    assert res["protocol"]["env_id"] == "MountainCarContinuous-v0"
+    code, stdout, _ = cli(["evaluate", str(out / "agent.pt"), "--episodes", "2", "--seed",
+                           "1001"], capsys)
+    assert code == 0 and "over 2 episodes (seeds 1001-1002" in stdout
+    code, stdout, _ = cli(["evaluate", str(out / "agent.pt"), "--episodes", "1", "--seed",
+                           "1001", "--json"], capsys)
+    assert json.loads(stdout)["episode_returns"] == m["episode_returns"][1:2]
+    for name in ("play.mp4", "play.gif"):
+        code, stdout, err = cli(["play", str(out / "agent.pt"), "--video",
+                                 str(tmp_path / name)], capsys)
+        assert code == 0, err
+        assert f"returns {m['episode_returns'][0]:.2f}" in stdout
+    import imageio
+    import imageio.v3 as iio
+
+    from goal_rl.learning.saved import play_saved
+
+    length = m["episode_lengths"][0]
+    res = play_saved(SpikingAgent.load(out / "agent.pt"), video=tmp_path / "again.mp4")
+    assert res["n_frames"] == length and res["episode_returns"] == m["episode_returns"][:1]
+    with imageio.get_reader(tmp_path / "play.mp4") as reader:  # the ffmpeg reader
+        assert reader.count_frames() == length
+    gif = iio.imread(tmp_path / "play.gif", index=None)
+    assert gif.ndim == 4 and gif.shape[0] > length // 4 and gif.std() > 10  # not blank
+    assert gif.shape[1:3] == (400, 600)  # MountainCar's rgb_array frame
+
+
+def test_evaluate_an_older_agent_file_with_env(tmp_path, capsys) -> None:
+    from goal_rl.learning.evaluation import evaluate
+    from goal_rl.tasks.button_food.task import ButtonFoodConfig, ButtonFoodTask
+
+    task = ButtonFoodTask(ButtonFoodConfig(n_rec=20, epochs_rec=2, n_test=3,
+                                           train_angles=(60.0, 120.0)))
+    m = task.run(tmp_path, progress=False)
+    code, stdout, err = cli(["evaluate", str(tmp_path / "agent.pt"), "--json"], capsys)
+    assert code == 0, err
+    assert json.loads(stdout)["episode_score"] == m["episode_score"]  # angles recorded
+    agent = SpikingAgent.load(tmp_path / "agent.pt")
+    del agent.meta["protocol"]  # as saved before the protocol existed
+    agent.save(tmp_path / "old.pt")
+    code, _, err = cli(["evaluate", str(tmp_path / "old.pt")], capsys)
+    assert code == 2 and "records no env id" in err and "--env ID" in err
+    code, stdout, err = cli(["evaluate", str(tmp_path / "old.pt"), "--env",
+                             "goal_rl/ButtonFood-v0", "--episodes", "2", "--json"], capsys)
+    assert code == 0 and "inferred 10 episodes from seed 1000" in err
+    ref = evaluate(agent, "goal_rl/ButtonFood-v0", 2, 1000)
+    assert json.loads(stdout)["episode_returns"] == ref["episode_returns"]
