@@ -109,7 +109,7 @@ def check_rank(rank: Any, n_out: int, n_rec: int) -> int:
     LTTS is not a rank here: the engines take ``None`` separately."""
     if rank is None:
         raise ValueError("rank must be an integer, got None")
-    return parse_rank(rank, n_rec, low=n_out, low_name="O")
+    return parse_rank(rank, n_rec, low=n_out, low_name="O" if n_out > 1 else None)
 
 
 class _Settings:

@@ -69,6 +69,9 @@ class GoalBatch(ChunkedUpdates, EpochLoop):
         device, dtype: where and in what precision to compute (default: from ``cfg``).
         low_rank: also accept ``1 <= R < O`` (spike-level feedback only): the feedback is
             then the first R columns of ``W_outᵀ`` (see :func:`feedback_columns`).
+        tau_os: per network, the readout (and internal-target readout) time constant in dt
+            (``None``: ``cfg.tau_o`` for all). With equal values the networks share one
+            filter, so results are exactly those of a batch built without it.
     """
 
     def __init__(
@@ -82,6 +85,7 @@ class GoalBatch(ChunkedUpdates, EpochLoop):
         dtype: torch.dtype | None = None,
         *,
         low_rank: bool = False,
+        tau_os: Sequence[float] | None = None,
     ) -> None:
         if not (len(weights) == len(ranks) == len(tau_stars) == len(rngs)) or not weights:
             raise ValueError("weights, ranks, tau_stars and rngs must be non-empty, equal length")
@@ -97,6 +101,11 @@ class GoalBatch(ChunkedUpdates, EpochLoop):
             if not (isinstance(ts, int | float) and math.isfinite(ts) and ts > 0):
                 raise ValueError(f"tau_star must be a positive number, got {ts!r}")
         self.tau_stars = [float(t) for t in tau_stars]
+        tau_os = [cfg.tau_o] * len(weights) if tau_os is None else list(tau_os)
+        if len(tau_os) != len(weights) or not all(
+                isinstance(t, int | float) and math.isfinite(t) and t > 0 for t in tau_os):
+            raise ValueError(f"tau_os must be one positive number per network, got {tau_os!r}")
+        self.tau_os = [float(t) for t in tau_os]
         self.rngs = list(rngs)
         self.feedback = cfg.feedback
         if self.feedback == "out" and any(r is None for r in self.ranks):
@@ -163,7 +172,11 @@ class GoalBatch(ChunkedUpdates, EpochLoop):
             self.teacher_current = self.teacher_current + torch.einsum(
                 "tkmh,knh->tkmn", h, self.w_hint)
         self.T, self.M = T, M
-        self._L_out = filter_matrix(T, self.params.beta_o, self.x_current)
+        if all(t == self.tau_os[0] for t in self.tau_os):  # one shared (T, T) kernel
+            self._L_out = filter_matrix(T, math.exp(-1.0 / self.tau_os[0]), self.x_current)
+        else:  # (K, T, T): each network's own readout filter
+            self._L_out = torch.stack([filter_matrix(T, math.exp(-1.0 / t), self.x_current)
+                                       for t in self.tau_os])
 
     # ---------------------------------------------------------------- simulation
     def simulate(self, current: Tensor, learn: dict | None = None,
@@ -348,8 +361,13 @@ class GoalBatch(ChunkedUpdates, EpochLoop):
         return self._out_filter(torch.matmul(Z, self.w_out.transpose(1, 2)))
 
     def _out_filter(self, a: Tensor) -> Tensor:
-        """The readout filter (τ_o) along time of ``a (T, ...)``, as one kernel product."""
-        return (self._L_out @ a.reshape(self.T, -1)).reshape(a.shape)
+        """The readout filter (τ_o) along time of ``a (T, K, ...)``, as one kernel product
+        (or one per network when their τ_o differ)."""
+        if self._L_out.dim() == 2:
+            return (self._L_out @ a.reshape(self.T, -1)).reshape(a.shape)
+        K = a.shape[1]
+        flat = a.reshape(self.T, K, -1).transpose(0, 1)  # (K, T, ·)
+        return torch.bmm(self._L_out, flat).transpose(0, 1).reshape(a.shape)
 
     # ---------------------------------------------------------------- EpochLoop hooks
     def _empty_raster(self) -> Tensor:
