@@ -11,7 +11,9 @@ shared lock::
     flock /tmp/goal_rl_heavy.lock .venv/bin/python benchmarks/walker_results.py \
         --seeds 0 1 2 --episodes 50 --out runs/walker_results.json
 
-Seeds run in separate processes (one per core) are pooled per row afterwards with
+Every (row, seed) run is one work unit (:mod:`goal_rl.parallel`): add ``--processes 2`` to
+use both cores of a 2-core machine, or ``--ray [ADDRESS]`` for a Ray cluster; rows are
+printed as their last seed finishes. Result files of earlier runs are pooled per row with
 ``--pool runs/a.json runs/b.json``.
 """
 
@@ -19,18 +21,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from typing import Any
 
 import numpy as np
 
 from goal_rl.common.io import write_json
-from goal_rl.tasks.walker.pipeline import (
-    WalkerConfig,
-    evaluate_expert_cached,
-    evaluate_walker,
-    train_walker,
-)
+from goal_rl.tasks.walker.pipeline import WalkerConfig, evaluate_expert_cached
 
 
 def rows(n_rec: int) -> list[tuple[str, dict[str, Any]]]:
@@ -86,7 +82,27 @@ def pool(paths: list[str]) -> None:
         print(_fmt(label, m) + extra)
 
 
+def _row(label: str, over: dict[str, Any], per_seed: list[dict[str, Any]]) -> dict[str, Any]:
+    """One table row from its seeds' metrics (``run_seed``'s), test episodes pooled."""
+    returns = [r for m in per_seed for r in m["episode_returns"]]
+    lengths = [n for m in per_seed for n in m["episode_lengths"]]
+    succ = [x for m in per_seed for x in m["episode_success"]]
+    seeds = [{"seed": m["config"]["seed"], "mean_reward": m["mean_reward"],
+              "success_rate": m["success_rate"], "best_round": m["best_round"],
+              "time_s": m["total_time_s"]} for m in per_seed]
+    return {"label": label, "overrides": over, "mean_reward": float(np.mean(returns)),
+            "std_reward": float(np.std(returns)), "success_rate": float(np.mean(succ)),
+            "mean_length": float(np.mean(lengths)), "per_seed": seeds,
+            "seeds": len(per_seed), "mean_time_s": float(np.mean([s["time_s"] for s in seeds])),
+            "seed_means": " / ".join(f"{s['mean_reward']:.0f}" for s in seeds),
+            # per test episode, so runs of different seeds can be pooled afterwards
+            "episode_returns": returns, "episode_lengths": lengths, "episode_success": succ}
+
+
 def main() -> None:
+    from goal_rl.parallel import Unit, add_backend_args, backend_from_args, run_units
+    from goal_rl.tasks.walker.seeds import run_seed
+
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--episodes", type=int, default=50)
@@ -96,47 +112,44 @@ def main() -> None:
     p.add_argument("--out", default="runs/walker_results.json")
     p.add_argument("--pool", nargs="+", default=None, metavar="JSON",
                    help="only print the pooled table of earlier result files")
+    add_backend_args(p, what="(row, seed) run")
     args = p.parse_args()
     if args.pool:
         pool(args.pool)
         return
     base = WalkerConfig(n_rec=args.n_rec, eval_episodes=args.episodes,
                         eval_seed=args.eval_seed)
+    chosen = [(i, label, over) for i, (label, over) in enumerate(rows(args.n_rec))
+              if args.only is None or i in args.only]
+    units = [Unit(f"{i}|{seed}", run_seed, (base.replace(seed=seed, **over),))
+             for i, _, over in chosen for seed in args.seeds]
+    backend = backend_from_args(args)  # a bad option fails before any training
     ex = evaluate_expert_cached(base.expert, args.episodes, args.eval_seed)
     table: list[dict[str, Any]] = [{"label": f"expert ({base.expert})", **{
         k: ex[k] for k in ("mean_reward", "std_reward", "success_rate", "mean_length")}}]
-    print("| setting | return (mean ± std over all test episodes) | reach end | length | "
-          "seeds |\n|---|---|---|---|---|")
+    print(f"| setting | return (mean ± std over all test episodes) | reach end | length | "
+          f"seeds |\n|---|---|---|---|---|   ({backend.describe()})")
     print(_fmt(table[0]["label"], table[0]), flush=True)
-    for i, (label, over) in enumerate(rows(args.n_rec)):
-        if args.only is not None and i not in args.only:
-            continue
-        returns, lengths, succ, per_seed, times = [], [], [], [], []
-        for seed in args.seeds:
-            cfg = base.replace(seed=seed, **over)
-            t0 = time.perf_counter()
-            res = train_walker(cfg, progress=False)
-            test = evaluate_walker(res.agent, args.episodes, args.eval_seed)
-            times.append(time.perf_counter() - t0)
-            returns += test["episode_returns"]
-            lengths += test["episode_lengths"]
-            succ += test["episode_success"]
-            per_seed.append({"seed": seed, "mean_reward": test["mean_reward"],
-                             "success_rate": test["success_rate"],
-                             "best_round": res.best_round, "time_s": times[-1]})
-        row = {"label": label, "overrides": over, "mean_reward": float(np.mean(returns)),
-               "std_reward": float(np.std(returns)), "success_rate": float(np.mean(succ)),
-               "mean_length": float(np.mean(lengths)), "per_seed": per_seed,
-               "seeds": len(args.seeds), "mean_time_s": float(np.mean(times)),
-               "seed_means": " / ".join(f"{s['mean_reward']:.0f}" for s in per_seed),
-               # per test episode, so runs of different seeds can be pooled afterwards
-               "episode_returns": returns, "episode_lengths": lengths,
-               "episode_success": succ}
-        table.append(row)
+    done: dict[int, dict[int, dict[str, Any]]] = {i: {} for i, _, _ in chosen}
+    finished: dict[int, dict[str, Any]] = {}  # rows by index, written in table order
+
+    def keep(unit: Unit, res: dict[str, Any]) -> None:
+        i, seed = (int(x) for x in unit.key.split("|"))
+        done[i][seed] = res["metrics"]
+        if len(done[i]) < len(args.seeds):
+            return
+        label, over = next((lab, ov) for j, lab, ov in chosen if j == i)
+        finished[i] = row = _row(label, over, [done[i][s] for s in args.seeds])
         print(_fmt(label, row) + f" per seed {row['seed_means']}, "
               f"{row['mean_time_s']:.0f} s/run", flush=True)
         write_json(args.out, {"episodes": args.episodes, "eval_seed": args.eval_seed,
-                              "seeds": args.seeds, "rows": table})
+                              "seeds": args.seeds, "backend": backend.describe(),
+                              "rows": table + [finished[j] for j in sorted(finished)]})
+
+    try:
+        run_units(backend, units, keep)
+    finally:
+        backend.close()
 
 
 if __name__ == "__main__":

@@ -2,7 +2,9 @@
 
 * ``python -m goal_rl.walker`` (:func:`main`): clone an expert into a spiking agent
   (``--expert``, the default), clone from a demonstrations file (``--demos``), test a saved
-  agent (``--play``) or hand over to the expert's training (``--train-expert``);
+  agent (``--play``) or hand over to the expert's training (``--train-expert``); with
+  ``--seeds 0-5`` (and ``--processes N`` or ``--ray [ADDRESS]``) a table over training
+  seeds (:mod:`goal_rl.tasks.walker.seeds`);
 * :func:`run_walker`: that run as a function — train, test the agent and the expert on the
   same seeded episodes, print the table, save ``agent.pt``, ``metrics.json`` and the plots
   (the registry task ``walker`` calls it too);
@@ -35,6 +37,7 @@ from goal_rl.common.cli import (
     resolve_device,
     run_main,
 )
+from goal_rl.parallel import add_backend_args, backend_from_args
 from goal_rl.tasks.walker.pipeline import (
     ACT_DIM,
     OBS_DIM,
@@ -49,8 +52,8 @@ from goal_rl.tasks.walker.pipeline import (
     train_walker,
 )
 
-__all__ = ["EXPERT_PROG", "PROG", "build_expert_parser", "build_parser", "expert_main", "main",
-           "print_table", "run_walker"]
+__all__ = ["EXPERT_PROG", "PROG", "build_expert_parser", "build_parser", "config_from_args",
+           "expert_main", "main", "print_table", "run_walker", "walker_metrics"]
 
 PROG = "python -m goal_rl.walker"
 EXPERT_PROG = "python -m goal_rl.walker_expert"
@@ -163,6 +166,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--eval-episodes", type=positive_int, default=d.eval_episodes)
     p.add_argument("--eval-seed", type=nonneg_int, default=d.eval_seed)
     p.add_argument("--seed", type=nonneg_int, default=d.seed)
+    p.add_argument("--seeds", default=None, metavar="SEEDS",
+                   help="a table over training seeds instead of one run, e.g. 0-5 or 0,2,4: "
+                        "each seed is trained and tested as one unit (see --processes, "
+                        "--ray), pooled as mean ± SEM; replaces --seed")
     p.add_argument("--device", default=d.device, help="cpu or cuda[:k]")
     p.add_argument("--num-envs", type=positive_int, default=d.num_envs,
                    help="vector envs for evaluation (K episodes at once)")
@@ -173,6 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "drive (hints are used only in training, never as agent inputs)")
     p.add_argument("--no-plots", action="store_true", help="skip the figures")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_backend_args(p, what="seed run")
     return p
 
 
@@ -189,8 +197,10 @@ def print_table(expert: dict[str, Any] | None, agent: dict[str, Any], n: int) ->
     print(_row("spiking agent", agent))
 
 
-def _metrics(cfg: WalkerConfig, test: dict[str, Any], expert: dict[str, Any] | None,
-             result: WalkerResult | None) -> dict[str, Any]:
+def walker_metrics(cfg: WalkerConfig, test: dict[str, Any], expert: dict[str, Any] | None,
+                   result: WalkerResult | None) -> dict[str, Any]:
+    """The ``metrics.json`` dict of a run: the agent's test (``test``), the expert's on the
+    same episodes (``expert``, or ``None``), the settings and the training history."""
     out: dict[str, Any] = {
         "task": TASK,
         "mean_reward": test["mean_reward"], "std_reward": test["std_reward"],
@@ -292,7 +302,7 @@ def run_walker(cfg: WalkerConfig, out: str | os.PathLike | None = None, *,
         expert = evaluate_expert_cached(cfg.expert, cfg.eval_episodes, cfg.eval_seed)
     test = evaluate_walker(result.agent, cfg.eval_episodes, cfg.eval_seed,
                            num_envs=cfg.num_envs)
-    metrics = _metrics(cfg, test, expert, result)
+    metrics = walker_metrics(cfg, test, expert, result)
     metrics["total_time_s"] = time.perf_counter() - t0
     if log is not None:
         print_table(expert, test, cfg.eval_episodes)
@@ -312,8 +322,9 @@ def run_walker(cfg: WalkerConfig, out: str | os.PathLike | None = None, *,
     return metrics
 
 
-def _train(args: argparse.Namespace, device: str) -> int:
-    cfg = WalkerConfig(expert=args.expert or "a2c", demos=args.demos, n_rec=args.n_rec,
+def config_from_args(args: argparse.Namespace, device: str) -> WalkerConfig:
+    """The validated :class:`WalkerConfig` of a parsed command line."""
+    return WalkerConfig(expert=args.expert or "a2c", demos=args.demos, n_rec=args.n_rec,
                        rank=parse_rank(args.rank, args.n_rec, "--rank"), tau_star=args.tau_star,
                        epochs_rec=args.epochs, inp_lr=args.inp_lr,
                        censored_iters=args.censored_iters,
@@ -324,6 +335,10 @@ def _train(args: argparse.Namespace, device: str) -> int:
                        eval_episodes=args.eval_episodes, eval_seed=args.eval_seed,
                        seed=args.seed, device=device, num_envs=args.num_envs,
                        hints=not args.no_hints).validate()
+
+
+def _train(args: argparse.Namespace, device: str) -> int:
+    cfg = config_from_args(args, device)
     run_walker(cfg, args.out, progress=not args.no_progress, plot=not args.no_plots,
                log=lambda m: print(m, flush=True))
     return 0
@@ -336,9 +351,35 @@ def _main(argv: Sequence[str] | None) -> int:
         return expert_main(["--train", *rest], prog=f"{PROG} --train-expert")
     args = build_parser().parse_args(argv)
     device = resolve_device(args.device)
+    parallel = args.processes is not None or args.ray is not None
+    if args.seeds is not None:
+        if args.play:
+            raise CLIError("--seeds trains a table of runs; it cannot go with --play")
+        return _seed_table(args, device)
+    if parallel or args.cpus_per_unit is not None or args.gpus_per_unit is not None:
+        raise CLIError("--processes, --ray and the unit options need --seeds (one unit per "
+                       "training seed)")
     if args.play:
         return _play(args, device)
     return _train(args, device)
+
+
+def _seed_table(args: argparse.Namespace, device: str) -> int:
+    """``--seeds``: every input checked (seeds, settings, output folder, backend) before the
+    first unit runs; the table printed and written to ``OUT/table.json``."""
+    from goal_rl.tasks.walker.seeds import parse_seeds, print_seed_table, run_seed_table
+
+    seeds = parse_seeds(args.seeds)
+    cfg = config_from_args(args, device)
+    backend = backend_from_args(args)
+    try:
+        table = run_seed_table(cfg, seeds, backend=backend, out=args.out,
+                               progress=not args.no_progress)
+    finally:
+        backend.close()
+    print_seed_table(table)
+    print(f"table: {Path(args.out) / 'table.json'}", flush=True)
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
