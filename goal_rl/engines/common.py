@@ -98,21 +98,39 @@ class History:
         return convergence_epoch(self.mse, tol)
 
 
-def convergence_epoch(mse: np.ndarray, tol: float = 0.1) -> np.ndarray:
-    """First epoch index e such that ``|mse[e:] - mse[-1]| <= tol·mse[-1]`` for all later
-    epochs (a run has converged once its error stays within a ±``tol`` band around the final
-    value). ``mse`` is ``(E,)`` or ``(E, K)``; returns ``()`` or ``(K,)``.
+def convergence_epoch(mse: np.ndarray, tol: float = 0.1, span: float = 0.1) -> np.ndarray:
+    """The epoch at which a run has reached its final error level.
+
+    The MSE curve is smoothed by a trailing mean over the last ``span`` (10 %) of the
+    epochs so far — at epoch e the mean over epochs ``[e − ⌈span·(e+1)⌉ + 1, e]``, a window
+    that grows with time as on the paper's logarithmic epoch axis; the final level is the
+    mean MSE of the last 10 % of the run; the convergence epoch is the first epoch whose
+    smoothed MSE is at most ``tol`` (10 %) above that level. A curve that keeps fluctuating
+    around its level converges when it first reaches the level, not at its last
+    fluctuation (which, over 10⁴ epochs, would put almost every run near the end).
+
+    Args:
+        mse: ``(E,)`` or ``(E, K)`` MSE per epoch.
+        tol: relative band above the final level.
+        span: the smoothing window as a fraction of the epochs so far.
+
+    Returns:
+        ``()`` or ``(K,)`` int64 epoch indices (0 for an empty curve).
     """
     mse = np.asarray(mse, dtype=np.float64)
-    if mse.shape[0] == 0:
+    E = mse.shape[0]
+    if E == 0:
         return np.zeros(mse.shape[1:], dtype=np.int64)
-    final = mse[-1]
-    outside = np.abs(mse - final) > tol * np.abs(final)
-    # last epoch that is outside the band, +1 (0 if never outside)
-    rev = outside[::-1]
-    any_out = rev.any(axis=0)
-    last_out = mse.shape[0] - 1 - np.argmax(rev, axis=0)
-    return np.where(any_out, last_out + 1, 0).astype(np.int64)
+    flat = np.nan_to_num(mse.reshape(E, -1), nan=np.inf)
+    csum = np.concatenate([np.zeros((1, flat.shape[1])), np.cumsum(flat, axis=0)], axis=0)
+    epoch = np.arange(E)
+    width = np.maximum(1, np.ceil(span * (epoch + 1))).astype(np.int64)
+    smooth = (csum[epoch + 1] - csum[epoch + 1 - width]) / width[:, None]
+    level = flat[-max(1, E // 10):].mean(axis=0)
+    with np.errstate(invalid="ignore"):
+        reached = np.isfinite(level) & np.isfinite(smooth) & (smooth <= level * (1.0 + tol))
+    first = np.where(reached.any(axis=0), np.argmax(reached, axis=0), E - 1)
+    return first.astype(np.int64).reshape(mse.shape[1:])
 
 
 def filter_matrix_np(T: int, b: float, dtype: np.dtype = np.float64) -> np.ndarray:
