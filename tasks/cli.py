@@ -114,6 +114,10 @@ def _saved_parsers(sub: Any) -> None:
     e.add_argument("--num-envs", type=int, default=None,
                    help="parallel envs (default: as recorded)")
     e.add_argument("--json", action="store_true", help="print one JSON object")
+    e.add_argument("--batched", action="store_true",
+                   help="one product per step for all envs (as the training run with "
+                        "num_envs > 1: its figures to the digit) instead of the default "
+                        "per-env products (the same returns whatever --num-envs)")
     p.add_argument("--video", default=None, metavar="FILE",
                    help="write the episodes to FILE (.mp4 or .gif; needs the video extra)")
 
@@ -312,7 +316,8 @@ def _cmd_saved(args: Any) -> int:
     agent = _check_saved_args(args)
     if args.command == "evaluate":
         res = evaluate_saved(agent, episodes=args.episodes, seed=args.seed,
-                             num_envs=args.num_envs, env_id=args.env)
+                             num_envs=args.num_envs, env_id=args.env,
+                             exact=not args.batched)
     else:
         res = play_saved(agent, episodes=args.episodes or 1, seed=args.seed,
                          video=args.video, env_id=args.env)
@@ -326,7 +331,7 @@ def _cmd_saved(args: Any) -> int:
         print(f"{proto.get('task') or proto['env_id']}: mean return {res['mean_reward']:.2f} "
               f"± {res['std_reward']:.2f} over {res['n_eval_episodes']} episodes (seeds "
               f"{proto['seed']}-{proto['seed'] + res['n_eval_episodes'] - 1}, "
-              f"{proto['num_envs']} env(s))")
+              f"{proto['num_envs']} env(s), {'exact' if proto['exact'] else 'batched'})")
     else:
         returns = ", ".join(f"{r:.2f}" for r in res["episode_returns"])
         where = f" | video {res['video']}" if res["video"] else ""

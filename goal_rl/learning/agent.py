@@ -26,10 +26,11 @@ episode loops themselves are in :mod:`goal_rl.learning.rollout`, the evaluation 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -94,6 +95,15 @@ class _NumpyView:
                                              p.bias, p.reset, p.theta))
 
 
+def _rowwise(a: np.ndarray, w_t: np.ndarray) -> np.ndarray:
+    """``a (B, K) @ w_t (K, M)`` one row at a time, each as the ``(1, K) @ (K, M)`` product
+    a batch of one computes (so row b does not depend on B)."""
+    out = np.empty((a.shape[0], w_t.shape[1]), dtype=np.result_type(a, w_t))
+    for b in range(a.shape[0]):
+        out[b:b + 1] = a[b:b + 1] @ w_t
+    return out
+
+
 def _torch_state(state: LIFState | None, like: Tensor) -> LIFState | None:
     """``state`` as tensors on ``like``'s device and dtype (NumPy arrays are converted)."""
     if state is None or isinstance(state.v, Tensor):
@@ -114,6 +124,10 @@ class SpikingAgent:
         device: where to run (default: where the network's weights are). ``"cuda"`` works
             when available; the network is moved there.
         meta: free-form JSON-able description (task, training settings), saved with the agent.
+
+    Attribute ``exact_batch`` (default ``False``, not saved; see :meth:`batch_exact`): in
+    the NumPy path (a CPU agent), compute each trial's products on its own, as a batch of
+    one would, so a trial's actions do not depend on how many trials run with it.
 
     Raises:
         ValueError: a transform or bound of the wrong size, or ``action_low > action_high``.
@@ -146,6 +160,7 @@ class SpikingAgent:
                 (self._action_low > self._action_high).any()):
             raise ValueError("action_low must not exceed action_high")
         self.meta = dict(meta or {})
+        self.exact_batch = False
         self.to(device if device is not None else network.w_rec.device)
 
     # ------------------------------------------------------------------ properties
@@ -342,17 +357,37 @@ class SpikingAgent:
         if traces:
             e = bm * e
             e += cm * s
-        current = x @ nv.w_in.T
+        mm = _rowwise if self.exact_batch and batch > 1 else np.matmul
+        current = mm(x, nv.w_in.T)
         current += bias
-        current += s @ nv.w_rec.T
+        current += mm(s, nv.w_rec.T)
         v = bm * state.v
         v += cm * current
         v += reset * state.z
         z = (v > theta).astype(nv.dtype)
         r = bo * state.r
         r += co * z
-        y = clip_actions(r @ nv.w_out.T, nv.action_low, nv.action_high)
+        y = clip_actions(mm(r, nv.w_out.T), nv.action_low, nv.action_high)
         return y, LIFState(v, z, s, e, r)
+
+    @contextlib.contextmanager
+    def batch_exact(self, on: bool = True) -> Iterator[SpikingAgent]:
+        """Within the block, :attr:`exact_batch` is ``on`` (restored afterwards).
+
+        Batch-size-independent actions: the matrix products of a ``(B, ·)`` batch are
+        done one trial at a time (``(1, ·) @ W``, exactly the products of a batch of
+        one), so the same episode gives the same actions in float32 and float64 whatever
+        ``B`` (the element-wise operations are exact per element anyway). It costs B
+        small products instead of one per weight matrix and step (measured in
+        docs/closed_loop.md). NumPy path only: a CUDA agent's batched products are not
+        made per trial.
+        """
+        old = self.exact_batch
+        self.exact_batch = bool(on)
+        try:
+            yield self
+        finally:
+            self.exact_batch = old
 
     def actor(self) -> Callable[[Any, LIFState | None], tuple[Any, LIFState]]:
         """:meth:`act` without episode starts, ``(obs (B, I), state) -> (action, state)``,

@@ -200,7 +200,9 @@ def dagger(env_factory: Any, expert: Expert | None, config: CloneConfig | None =
         first_index: global index of the first rollout episode (default: after the
             episodes recorded here, 0 with given ``demos``); round r's episodes follow on.
         aggregate: the data hook (:data:`Aggregate`), e.g. :func:`keep_newest`.
-        progress, desc: progress bars; their label (followed by the round number).
+        progress, desc: progress bars (one per round's cloning, labelled ``desc`` and the
+            round number, and with DAgger rounds an overall bar over the rounds with its
+            ETA, which in a log file prints plain lines).
         on_round: called with each round's record as soon as it is complete.
 
     Returns:
@@ -221,6 +223,11 @@ def dagger(env_factory: Any, expert: Expert | None, config: CloneConfig | None =
     history: list[dict[str, Any]] = []
     best: tuple[float, int, Any] | None = None
     agent: Any = None
+    outer = None
+    if progress and rounds > 0:  # an overall bar over the rounds, with its ETA
+        from goal_rl.common.progress import progress_bar
+
+        outer = progress_bar(rounds + 1, desc.replace(" round", "") + " rounds", "round")
     for r in range(rounds + 1):
         t0 = time.perf_counter()
         b = float(beta_fn(r)) if r > 0 else 0.0
@@ -240,6 +247,11 @@ def dagger(env_factory: Any, expert: Expert | None, config: CloneConfig | None =
             on_round(history[-1])
         if best is None or score > best[0]:
             best = (score, r, copy.copy(agent))
+        if outer is not None:
+            outer.update(1)
+            outer.set_postfix(score=f"{score:.4g}", best=f"{best[0]:.4g} (round {best[1]})")
+    if outer is not None:
+        outer.close()
     assert best is not None
     return DaggerResult(agent=best[2], best_round=best[1], rounds=history, demos=data)
 

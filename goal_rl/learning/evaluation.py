@@ -16,6 +16,7 @@ the agent's device and the network never leaves it.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -50,6 +51,7 @@ def evaluate(
     info_keys: Sequence[str] = (),
     info_fn: Callable[[dict[str, Any]], dict[str, float]] | None = None,
     env_kwargs: dict[str, Any] | None = None,
+    exact: bool = False,
 ) -> dict[str, Any]:
     """Run ``agent`` for ``n_episodes`` episodes and report returns (SB3 key names).
 
@@ -74,6 +76,11 @@ def evaluate(
             ``("score",)`` adds ``episode_score``, ``mean_score``, ``std_score``.
         info_fn: ``info_fn(final_info) -> {name: value}``, more per-episode extras.
         env_kwargs: keyword arguments for ``gym.make`` when ``env`` is an id.
+        exact: batch-size-independent results (a CPU agent): each env's products are
+            computed as in a batch of one (:meth:`SpikingAgent.batch_exact`), so every
+            episode gives the same actions and return whatever ``num_envs``; the default
+            (``False``) computes the batch in one product, faster but rounding
+            differently from ``num_envs=1``.
 
     Returns:
         ``{"mean_reward", "std_reward", "n_eval_episodes", "episode_returns",
@@ -98,7 +105,9 @@ def evaluate(
         raise ValueError(f"num_envs must be a positive integer, got {num_envs!r}")
     env_kwargs = dict(env_kwargs or {})
     t0 = time.perf_counter()
-    with closed_loop_threads(agent):
+    exact_ctx = agent.batch_exact(bool(exact)) if hasattr(agent, "batch_exact") else \
+        contextlib.nullcontext()
+    with closed_loop_threads(agent), exact_ctx:
         res = _evaluate_any(agent, env, int(n_episodes), seed, int(num_envs), render,
                             options_fn, info_keys, info_fn, env_kwargs)
     res["wall_time_s"] = time.perf_counter() - t0

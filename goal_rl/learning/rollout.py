@@ -194,8 +194,14 @@ class ExpertPolicy(Policy):
     ``"hint"`` (``hint_fn(obs, env)`` as a flat float32 array). ``reset`` (e.g. a stateful
     controller's ``reset``) is called whenever a batch of episodes starts.
 
+    Boundary checks (a ``Box`` action space): an action of the wrong size or holding
+    NaN/inf is refused (one-line ``ValueError`` naming the env, the expected shape and
+    what came); an action outside the bounds is **clipped** to them, with one warning,
+    and the clipped action is both executed and recorded.
+
     Raises (from :meth:`step`):
-        ValueError: the expert returns another number of action values than it did first.
+        ValueError: the expert returns another number of action values than it did first,
+            the wrong number for the action space, or a non-finite value.
     """
 
     def __init__(self, expert: Expert, hint_fn: Expert | None = None, *,
@@ -228,6 +234,9 @@ class ExpertPolicy(Policy):
             elif label.size != self._size:
                 raise ValueError(f"expert returned {label.size} action values in episode "
                                  f"{self._indices[k]}, step {self._t}; earlier {self._size}")
+            checked = self._check_action(label, envs[k], int(k))
+            if checked is not label:
+                action = label = checked
             actions[k], labels[k] = action, label
             if self.hint_fn is not None:
                 hints[k] = np.asarray(self.hint_fn(obs[k], envs[k]), dtype=np.float32).ravel()
@@ -236,6 +245,45 @@ class ExpertPolicy(Policy):
         if self.hint_fn is not None:
             records["hint"] = hints
         return actions, records
+
+
+    def _check_action(self, label: np.ndarray, env: Any, k: int) -> np.ndarray:
+        """The expert's flat action checked against a ``Box`` action space: the wrong size
+        or a NaN/inf is a one-line ValueError naming the env, what was expected and what
+        came; values outside the bounds are clipped (one warning per policy). Returns
+        ``label`` itself when nothing was clipped."""
+        space = env.action_space
+        low, high = getattr(space, "low", None), getattr(space, "high", None)
+        if low is None or high is None or not getattr(space, "shape", None):
+            return label
+        where = (f"env {_env_label(env)}, episode {self._indices[k]}, step {self._t}"
+                 if k < len(self._indices) else f"env {_env_label(env)}")
+        n = int(np.prod(space.shape))
+        if label.size != n:
+            raise ValueError(f"{where}: the expert returned {label.size} action value(s) "
+                             f"but the action space takes shape {tuple(space.shape)} "
+                             f"({n} values): got {np.array2string(label, threshold=8)}")
+        if not np.all(np.isfinite(label)):
+            raise ValueError(f"{where}: the expert returned a non-finite action "
+                             f"{np.array2string(label, threshold=8)}")
+        lo, hi = np.ravel(low), np.ravel(high)
+        if np.all(label >= lo) and np.all(label <= hi):
+            return label
+        if not getattr(self, "_warned", False):
+            import warnings
+
+            self._warned = True
+            warnings.warn(f"{where}: the expert's action {np.array2string(label, threshold=8)}"
+                          f" is outside the action space bounds [{np.array2string(lo, threshold=8)}"
+                          f", {np.array2string(hi, threshold=8)}]; out-of-range expert actions "
+                          "are clipped to the bounds (warned once)", stacklevel=3)
+        return np.clip(label, lo, hi).astype(np.float32).reshape(space.shape).ravel()
+
+
+def _env_label(env: Any) -> str:
+    spec = getattr(env, "spec", None)
+    return repr(spec.id) if spec is not None and getattr(spec, "id", None) else \
+        type(getattr(env, "unwrapped", env)).__name__
 
 
 class AgentPolicy(Policy):

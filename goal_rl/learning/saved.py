@@ -100,10 +100,15 @@ def _register_envs(env_id: str) -> None:
 
 
 def evaluate_saved(agent: Any, *, episodes: int | None = None, seed: int | None = None,
-                   num_envs: int | None = None, env_id: str | None = None) -> dict[str, Any]:
+                   num_envs: int | None = None, env_id: str | None = None,
+                   exact: bool = True) -> dict[str, Any]:
     """:func:`~goal_rl.learning.evaluation.evaluate` under the agent's recorded protocol
     (``episodes``, ``seed``, ``num_envs`` and ``env_id`` override it). The result also
-    holds ``protocol`` (what was used) and ``inferred`` (see :func:`protocol_of`)."""
+    holds ``protocol`` (what was used) and ``inferred`` (see :func:`protocol_of`).
+
+    ``exact`` (the default) gives the same returns whatever ``num_envs``: those of
+    ``num_envs=1`` (see ``evaluate``'s ``exact``); ``exact=False`` batches the products
+    as the training run did with ``num_envs > 1``, reproducing its figures to the digit."""
     from goal_rl.learning.evaluation import evaluate
 
     proto, notes = protocol_of(agent, env_id)
@@ -113,8 +118,9 @@ def evaluate_saved(agent: Any, *, episodes: int | None = None, seed: int | None 
     _register_envs(proto["env_id"])
     res = evaluate(agent, proto["env_id"], n, first, num_envs=min(k, n),
                    options_fn=options_fn, info_keys=tuple(proto.get("info_keys") or ()),
-                   env_kwargs=proto.get("env_kwargs") or {})
-    res["protocol"] = {**proto, "n_episodes": n, "seed": first, "num_envs": min(k, n)}
+                   env_kwargs=proto.get("env_kwargs") or {}, exact=exact)
+    res["protocol"] = {**proto, "n_episodes": n, "seed": first, "num_envs": min(k, n),
+                       "exact": bool(exact)}
     res["inferred"] = notes
     return res
 

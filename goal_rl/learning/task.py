@@ -118,6 +118,13 @@ class ExpertCloningTask:
                         num_envs=min(c.num_envs, c.select_episodes),
                         options_fn=self.eval_options_fn, info_keys=self.info_keys)
 
+    def _select_and_test(self, agent: Any) -> dict[str, Any]:
+        """A DAgger round's scores: the selection result (its ``mean_reward`` picks the
+        round) with the test result under ``"test"`` (reported, never used to pick)."""
+        res = self.select(agent)
+        res["test"] = {k: v for k, v in self.evaluate(agent).items() if k != "frames"}
+        return res
+
     def evaluate_expert(self) -> dict[str, Any]:
         """The expert on the test episodes (same seeds and options as :meth:`evaluate`)."""
         from goal_rl.learning.evaluation import evaluate_expert
@@ -158,7 +165,8 @@ class ExpertCloningTask:
         dag = dagger(self._factory(), self.expert, c.clone_config(), rounds=c.dagger_rounds,
                      episodes_per_round=c.dagger_episodes, seed=c.demo_seed + c.n_demos,
                      demos=demos, beta=c.dagger_beta, options_fn=self.options_fn,
-                     hint_fn=self.hint_fn, evaluate_fn=self.select, max_steps=c.max_steps,
+                     hint_fn=self.hint_fn, evaluate_fn=self._select_and_test,
+                     max_steps=c.max_steps,
                      clone_kwargs=bounds, progress=progress, desc=f"{self.name} round")
         return dag.agent, None, dag
 
@@ -191,13 +199,24 @@ class ExpertCloningTask:
             out = Path(out_dir)
             self.record_protocol(agent)
             agent.save(out / "agent.pt")
-            if plot and res is not None:
-                from goal_rl.learning.plots import plot_clone_history
-
-                plot_clone_history(res.mse, res.dz, res.checkpoints, ev["episode_returns"],
-                                   out / "plot.png", title=f"{self.name}: mean return "
-                                   f"{ev['mean_reward']:.1f} ± {ev['std_reward']:.1f}")
+            if plot:
+                self._plot(out, res, dag, ev, expert_ev)
         return metrics
+
+    def _plot(self, out: Any, res: Any, dag: Any, ev: dict[str, Any],
+              expert_ev: dict[str, Any]) -> None:
+        """``plot.png`` (training curves and test returns against the expert's) for
+        cloning, ``dagger.png`` (return per round) with DAgger."""
+        from goal_rl.learning.plots import plot_clone_history, plot_dagger_rounds
+
+        title = f"{self.name}: mean return {ev['mean_reward']:.1f} ± {ev['std_reward']:.1f}"
+        if res is not None:
+            plot_clone_history(res.mse, res.dz, res.checkpoints, ev["episode_returns"],
+                               out / "plot.png", title=title,
+                               expert_returns=expert_ev["episode_returns"])
+        if dag is not None:
+            plot_dagger_rounds(dag.rounds, dag.best_round, out / "dagger.png",
+                               expert_mean=expert_ev["mean_reward"], title=title)
 
     def _metrics(self, ev: dict[str, Any], expert_ev: dict[str, Any], demos: Demonstrations
                  ) -> dict[str, Any]:

@@ -191,3 +191,31 @@ def test_render_returns_frames() -> None:
     res = evaluate(agent, BF, 1, 0, render=True)
     assert res["frames"] and res["frames"][0].shape == (200, 200, 3)
     assert len(res["frames"]) == res["episode_lengths"][0]
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_exact_results_do_not_depend_on_num_envs(dtype) -> None:
+    """The same 20 episodes give the same returns with 1, 4 and 8 envs (exact products);
+    the batched default is checked to really differ, so the test can fail."""
+    from goal_rl.learning.cloning import clone
+    from goal_rl.learning.config import CloneConfig
+    from goal_rl.learning.demos import record_demonstrations
+
+    def push(obs, env):
+        return np.array([1.0 if obs[1] >= 0 else -1.0], np.float32)
+
+    demos = record_demonstrations(gym.make("MountainCarContinuous-v0"), push, 2, 0)
+    agent = clone(demos, CloneConfig(n_rec=60, sigma_inp=6.0, sigma_trg=3.0, tau_star=3.0,
+                                     normalize_obs=True, epochs_rec=5, dtype=dtype),
+                  progress=False, action_low=-1.0, action_high=1.0).agent
+    runs = {k: evaluate(agent, "MountainCarContinuous-v0", 20, 1000, num_envs=k, exact=True)
+            for k in (1, 4, 8)}
+    assert runs[1]["episode_returns"] == runs[4]["episode_returns"] \
+        == runs[8]["episode_returns"]
+    assert runs[1]["episode_lengths"] == runs[8]["episode_lengths"]
+    plain = evaluate(agent, "MountainCarContinuous-v0", 20, 1000, num_envs=1)
+    assert plain["episode_returns"] == runs[1]["episode_returns"]  # 1 env: exact = plain
+    assert not agent.exact_batch  # restored
+    if dtype == "float32":
+        batched = evaluate(agent, "MountainCarContinuous-v0", 20, 1000, num_envs=8)
+        assert batched["episode_returns"] != runs[1]["episode_returns"]

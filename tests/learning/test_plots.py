@@ -47,3 +47,35 @@ def test_plot_clone_history_writes_a_non_blank_png(tmp_path) -> None:
     assert img.ndim == 3 and img.shape[0] > 200 and img.shape[1] > 600
     assert img[..., :3].std() > 0.05  # curves and text, not a blank canvas
     assert set(plt.get_fignums()) == open_before  # the figure was closed
+
+
+ROUNDS = [{"round": 0, "eval": {"mean_reward": 80.0, "test": {"mean_reward": 78.0}}},
+          {"round": 1, "eval": {"mean_reward": 90.0, "test": {"mean_reward": 88.5}}},
+          {"round": 2, "eval": {"mean_reward": 85.0, "test": {"mean_reward": 91.0}}}]
+
+
+def test_dagger_rounds_figure_content() -> None:
+    fig = plots.dagger_rounds_figure(ROUNDS, 1, expert_mean=89.0, title="mc")
+    (ax,) = fig.axes
+    sel, test, expert, picked = ax.lines
+    np.testing.assert_array_equal(sel.get_xdata(), [0, 1, 2])
+    np.testing.assert_array_equal(sel.get_ydata(), [80.0, 90.0, 85.0])
+    np.testing.assert_array_equal(test.get_ydata(), [78.0, 88.5, 91.0])
+    assert list(expert.get_ydata()) == [89.0, 89.0]  # the expert's horizontal line
+    assert list(picked.get_xdata()) == [1] and list(picked.get_ydata()) == [90.0]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [
+        "selection episodes", "test episodes", "expert (test episodes)", "picked: round 1"]
+    assert ax.get_title() == "mc"
+    plt.close(fig)
+
+
+def test_clone_history_legend_and_expert_ticks() -> None:
+    fig = plots.clone_history_figure(MSE, DZ, CHECKPOINTS, RETURNS, expert_returns=[20.0] * 3)
+    train_ax, _, ret_ax, _ = fig.axes
+    assert [t.get_text() for t in train_ax.get_legend().get_texts()] == [
+        "free-run MSE (target readout)", "ΔZ (spike error)"]
+    (ticks,) = ret_ax.lines
+    np.testing.assert_array_equal(ticks.get_ydata(), [20.0] * 3)
+    assert sorted(t.get_text() for t in ret_ax.get_legend().get_texts()) == [
+        "agent", "expert, same episode"]
+    plt.close(fig)

@@ -206,3 +206,31 @@ def test_dagger_mixing_beta_one_is_the_expert() -> None:
         AgentPolicy(agent, beta=0.5)
     with pytest.raises(ValueError, match="takes 80 inputs but the env's observation has 2"):
         play(Countdown(), AgentPolicy(agent), 1, 0, options_fn=lambda i: {"length": 2})
+
+
+@pytest.mark.parametrize(("expert", "message"), [
+    (lambda o, e: np.zeros(3), r"env 'MountainCarContinuous-v0', episode 0, step 0: the "
+                               r"expert returned 3 action value\(s\) but the action space "
+                               r"takes shape \(1,\)"),
+    (lambda o, e: np.array([np.nan]), r"step 0: the expert returned a non-finite action \[nan\]"),
+])
+def test_expert_boundary_errors_are_one_line(expert, message) -> None:
+    import gymnasium as gym
+
+    from goal_rl.learning.demos import record_demonstrations
+
+    with pytest.raises(ValueError, match=message) as info:
+        record_demonstrations(gym.make("MountainCarContinuous-v0"), expert, 1, 0, max_steps=5)
+    assert "\n" not in str(info.value)
+
+
+def test_out_of_range_expert_actions_are_clipped_with_one_warning() -> None:
+    import gymnasium as gym
+
+    from goal_rl.learning.demos import record_demonstrations
+
+    with pytest.warns(UserWarning, match="outside the action space bounds") as caught:
+        demos = record_demonstrations(gym.make("MountainCarContinuous-v0"),
+                                      lambda o, e: np.array([5.0]), 2, 0, max_steps=4)
+    assert len([w for w in caught if "outside" in str(w.message)]) == 1
+    np.testing.assert_array_equal(demos.actions, np.ones((8, 1), np.float32))

@@ -55,7 +55,7 @@ def test_expert_cloning_task_runs_and_saves(tmp_path) -> None:
 
 def test_expert_cloning_task_with_dagger_rounds(tmp_path) -> None:
     task = ExpertCloningTask("mc", MC, push, small(dagger_rounds=1, dagger_episodes=1))
-    m = task.run(tmp_path, progress=False)
+    m = task.run(tmp_path, progress=False, plot=True)
     rounds = m["dagger"]["rounds"]
     assert [r["round"] for r in rounds] == [0, 1] and "clone" not in m
     assert [r["n_episodes"] for r in rounds] == [1, 2]
@@ -68,6 +68,12 @@ def test_expert_cloning_task_with_dagger_rounds(tmp_path) -> None:
     assert picked["mean_reward"] == m["dagger"]["best_score"]
     assert task.evaluate(task_agent)["episode_returns"] == m["episode_returns"]
     assert "picked on seeds 2000-2009" in task.summary(m)
+    # each round is also scored on the test episodes (reported, not used to pick)
+    best = rounds[m["dagger"]["best_round"]]["eval"]["test"]
+    assert best["episode_returns"] == m["episode_returns"]
+    img = mpimg.imread(tmp_path / "dagger.png")  # the return-per-round figure
+    assert img.shape[1] > 500 and img[..., :3].std() > 0.05
+    assert not (tmp_path / "plot.png").exists()
 
 
 def test_selection_seeds_must_not_overlap_the_test_seeds() -> None:

@@ -13,6 +13,7 @@ import pytest
 
 from goal_rl.common.cli import parse_rank, run_main
 from goal_rl.learning.agent import SpikingAgent
+from goal_rl.learning.evaluation import evaluate
 from goal_rl.tasks.button_food.task import record_angle_demos
 from goal_rl.tasks.cli import main
 
@@ -185,10 +186,16 @@ def test_evaluate_and_play_from_the_saved_agent_alone(tmp_path, capsys, monkeypa
     assert code == 0, err
     m = json.loads((out / "metrics.json").read_text())
     # nothing repeated: the file knows its env and its test episodes
-    code, stdout, err = cli(["evaluate", str(out / "agent.pt"), "--json"], capsys)
+    code, stdout, err = cli(["evaluate", str(out / "agent.pt"), "--json", "--batched"], capsys)
     assert code == 0 and err == "", err
-    res = json.loads(stdout)
+    res = json.loads(stdout)  # batched as the run (3 envs): its figures to the digit
     assert res["episode_returns"] == m["episode_returns"] and res["n_eval_episodes"] == 3
+    # the default: per-env products, the returns of 1 env whatever --num-envs
+    one = evaluate(SpikingAgent.load(out / "agent.pt"), "MountainCarContinuous-v0", 3, 1000)
+    for k in ("1", "3"):
+        code, stdout, _ = cli(["evaluate", str(out / "agent.pt"), "--json", "--num-envs", k],
+                              capsys)
+        assert json.loads(stdout)["episode_returns"] == one["episode_returns"]
     assert {"mean_reward", "std_reward", "n_eval_episodes", "episode_returns"} <= set(res)
     assert res["protocol"]["task"] == "mountain_car_clone"
     assert res["protocol"]["env_id"] == "MountainCarContinuous-v0"
@@ -197,20 +204,20 @@ def test_evaluate_and_play_from_the_saved_agent_alone(tmp_path, capsys, monkeypa
     assert code == 0 and "over 2 episodes (seeds 1001-1002" in stdout
     code, stdout, _ = cli(["evaluate", str(out / "agent.pt"), "--episodes", "1", "--seed",
                            "1001", "--json"], capsys)
-    assert json.loads(stdout)["episode_returns"] == m["episode_returns"][1:2]
+    assert json.loads(stdout)["episode_returns"] == one["episode_returns"][1:2]
     for name in ("play.mp4", "play.gif"):
         code, stdout, err = cli(["play", str(out / "agent.pt"), "--video",
                                  str(tmp_path / name)], capsys)
         assert code == 0, err
-        assert f"returns {m['episode_returns'][0]:.2f}" in stdout
+        assert f"returns {one['episode_returns'][0]:.2f}" in stdout
     import imageio
     import imageio.v3 as iio
 
     from goal_rl.learning.saved import play_saved
 
-    length = m["episode_lengths"][0]
+    length = one["episode_lengths"][0]
     res = play_saved(SpikingAgent.load(out / "agent.pt"), video=tmp_path / "again.mp4")
-    assert res["n_frames"] == length and res["episode_returns"] == m["episode_returns"][:1]
+    assert res["n_frames"] == length and res["episode_returns"] == one["episode_returns"][:1]
     with imageio.get_reader(tmp_path / "play.mp4") as reader:  # the ffmpeg reader
         assert reader.count_frames() == length
     gif = iio.imread(tmp_path / "play.gif", index=None)
@@ -219,13 +226,13 @@ def test_evaluate_and_play_from_the_saved_agent_alone(tmp_path, capsys, monkeypa
 
 
 def test_evaluate_an_older_agent_file_with_env(tmp_path, capsys) -> None:
-    from goal_rl.learning.evaluation import evaluate
     from goal_rl.tasks.button_food.task import ButtonFoodConfig, ButtonFoodTask
 
     task = ButtonFoodTask(ButtonFoodConfig(n_rec=20, epochs_rec=2, n_test=3,
                                            train_angles=(60.0, 120.0)))
     m = task.run(tmp_path, progress=False)
-    code, stdout, err = cli(["evaluate", str(tmp_path / "agent.pt"), "--json"], capsys)
+    code, stdout, err = cli(["evaluate", str(tmp_path / "agent.pt"), "--json", "--batched"],
+                            capsys)
     assert code == 0, err
     assert json.loads(stdout)["episode_score"] == m["episode_score"]  # angles recorded
     agent = SpikingAgent.load(tmp_path / "agent.pt")
