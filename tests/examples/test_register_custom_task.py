@@ -54,3 +54,31 @@ def test_example_script_subprocess(tmp_path) -> None:
     bad = subprocess.run([sys.executable, str(EXAMPLE), "--set", "n_rec=-3"], cwd=tmp_path,
                          env=env, capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and "n_rec must be an integer >= 1" in bad.stderr
+
+
+LANDER = EXAMPLE.parent / "lunar_lander_task.py"
+
+
+def test_lunar_lander_plugin_dagger_then_evaluate_and_play(tmp_path, capsys) -> None:
+    """The LunarLanderContinuous plugin: train with DAgger, then evaluate and play from the
+    saved file alone; the test score sits next to the expert's on the same episodes."""
+    short = ["n_rec=60", "epochs_rec=5", "n_demos=2", "n_eval=2", "num_envs=2",
+             "dagger_rounds=1", "dagger_episodes=1", "select_episodes=2", "max_steps=200"]
+    out = tmp_path / "lander"
+    code = run_main(main, ["--plugin", str(LANDER), "train", "lunar_lander_clone", "--set",
+                           *short, "--out", str(out), "--no-progress", "--plot"])
+    stdout, err = capsys.readouterr()
+    assert code == 0, err
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["test_seeds"] == [1000, 1001] and m["selection_seeds"] == [2000, 2001]
+    assert len(m["expert_episode_returns"]) == 2 and m["expert_mean_reward"] > 100
+    assert "| expert " in stdout and "picked on seeds 2000-2001" in stdout
+    assert mpimg.imread(out / "dagger.png")[..., :3].std() > 0.05
+    code = run_main(main, ["evaluate", str(out / "agent.pt"), "--json", "--batched"])
+    stdout, err = capsys.readouterr()
+    assert code == 0, err
+    assert json.loads(stdout)["episode_returns"] == m["episode_returns"]
+    code = run_main(main, ["play", str(out / "agent.pt"), "--video", str(tmp_path / "l.gif")])
+    stdout, err = capsys.readouterr()
+    assert code == 0, err
+    assert (tmp_path / "l.gif").stat().st_size > 1000
