@@ -30,6 +30,7 @@ from goal_rl.learning.rollout import (
     as_scalar,
     clip_actions,
     closed_loop_threads,
+    is_discrete,
     obs_size,
     play,
 )
@@ -370,9 +371,14 @@ def _evaluate_vector(agent: Any, venv: Any, schedule: list[list[int]] | None,
     prev_done = np.zeros(n, dtype=bool)
     by_index: dict[int, tuple[float, int, dict[str, float]]] = {}
     act_shape = (n, *venv.single_action_space.shape)
+    discrete = is_discrete(venv.single_action_space)
     while (counts < targets).any():
         a, state = agent.act(obs.reshape(n, -1), state, episode_start)
-        a = clip_actions(a, lo, hi).reshape(act_shape)
+        a = clip_actions(a, lo, hi)
+        if discrete:  # Discrete(n): start + argmax of the n outputs
+            a = venv.single_action_space.start + as_numpy(a).reshape(n, -1).argmax(axis=1)
+        else:
+            a = a.reshape(act_shape)
         obs, reward, terminated, truncated, info = tenv.step(a)
         reward = as_numpy(reward).astype(np.float64).reshape(n)
         done = (as_numpy(terminated) | as_numpy(truncated)).astype(bool).reshape(n)

@@ -57,8 +57,11 @@ __all__ = [
     "action_size",
     "as_numpy",
     "as_scalar",
+    "discrete_action",
     "episode_seed",
+    "is_discrete",
     "make_env",
+    "one_hot_label",
     "obs_size",
     "play",
     "play_lockstep",
@@ -101,11 +104,43 @@ def obs_size(space: Any) -> int:
 
 
 def action_size(space: Any) -> int:
-    """Flat action size of a (Box) Gymnasium action space."""
+    """Number of agent outputs for a Gymnasium action space: the flat size of a ``Box``,
+    ``n`` for ``Discrete(n)`` (one output per action)."""
+    if is_discrete(space):
+        return int(space.n)
     shape = getattr(space, "shape", None)
     if not shape:
-        raise ValueError(f"only Box action spaces are supported, got {space}")
+        raise ValueError(f"only Box and Discrete action spaces are supported, got {space}")
     return int(np.prod(shape))
+
+
+def is_discrete(space: Any) -> bool:
+    """Whether ``space`` is a ``gymnasium.spaces.Discrete``."""
+    from gymnasium.spaces import Discrete
+
+    return isinstance(space, Discrete)
+
+
+def discrete_action(outputs: Any, space: Any) -> int:
+    """The action of ``Discrete(n, start)`` for the agent's ``(n,)`` outputs: ``start +
+    argmax`` (the first on a tie; deterministic, whatever ``deterministic`` says)."""
+    return int(space.start) + int(np.argmax(as_numpy(outputs).reshape(-1)))
+
+
+def one_hot_label(action: Any, space: Any, where: str = "") -> np.ndarray:
+    """The ``(n,)`` float32 one-hot target of a ``Discrete(n, start)`` action; ValueError
+    (one line) for a value that is not one of the space's actions."""
+    arr = np.asarray(action)
+    value = arr.reshape(-1)[0] if arr.size == 1 else None
+    if value is None or not float(value).is_integer() or not space.contains(
+            np.int64(int(value))):
+        lo, n = int(space.start), int(space.n)
+        raise ValueError(f"{where}the expert returned {np.array2string(arr, threshold=8)} "
+                         f"but the action space {space} takes one integer in "
+                         f"{lo}..{lo + n - 1}")
+    out = np.zeros(int(space.n), dtype=np.float32)
+    out[int(value) - int(space.start)] = 1.0
+    return out
 
 
 def clip_actions(a: Any, lo: Any, hi: Any) -> Any:
@@ -228,7 +263,12 @@ class ExpertPolicy(Policy):
         hints: list[Any] = [None] * len(envs)
         for k in np.flatnonzero(alive):
             action = self.expert(obs[k], envs[k])
-            label = np.asarray(action, dtype=np.float32).ravel()
+            if is_discrete(envs[k].action_space):
+                where = f"env {_env_label(envs[k])}, episode {self._indices[k]}, step {self._t}: "
+                label = one_hot_label(action, envs[k].action_space, where)
+                action = discrete_action(label, envs[k].action_space)
+            else:
+                label = np.asarray(action, dtype=np.float32).ravel()
             if self._size is None:
                 self._size = label.size
             elif label.size != self._size:
@@ -381,18 +421,23 @@ class AgentPolicy(Policy):
             records["action"] = [None] * n
         for k in np.flatnonzero(alive):
             action = a[k]
+            space = self._spaces[k]
             if self.expert is not None:
-                label = np.asarray(self.expert(x[k], envs[k]), dtype=np.float32).ravel()
+                label = self.expert(x[k], envs[k])
+                label = one_hot_label(label, space) if is_discrete(space) else \
+                    np.asarray(label, dtype=np.float32).ravel()
                 records["label"][k] = label
                 if self.hint_fn is not None:
                     records["hint"][k] = np.asarray(self.hint_fn(x[k], envs[k]),
                                                     dtype=np.float32).ravel()
                 if self.beta > 0 and self.rng.random() < self.beta:  # type: ignore[union-attr]
                     action = label
-            space = self._spaces[k]
-            action = action.reshape(space.shape)
-            if self.cast_actions:
-                action = action.astype(space.dtype)
+            if is_discrete(space):
+                action = discrete_action(action, space)
+            else:
+                action = action.reshape(space.shape)
+                if self.cast_actions:
+                    action = action.astype(space.dtype)
             actions[k] = action
             if self.record_actions:
                 records["action"][k] = np.asarray(action, dtype=np.float32).ravel()

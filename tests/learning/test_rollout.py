@@ -234,3 +234,53 @@ def test_out_of_range_expert_actions_are_clipped_with_one_warning() -> None:
                                       lambda o, e: np.array([5.0]), 2, 0, max_steps=4)
     assert len([w for w in caught if "outside" in str(w.message)]) == 1
     np.testing.assert_array_equal(demos.actions, np.ones((8, 1), np.float32))
+
+
+def test_discrete_actions_one_hot_labels_and_argmax() -> None:
+    """Discrete(n): n outputs, one-hot expert labels, the argmax acts (start honoured);
+    a value outside the space is one line naming it."""
+    import gymnasium as gym
+    from gymnasium.spaces import Discrete
+
+    from goal_rl.learning.demos import record_demonstrations
+    from goal_rl.learning.rollout import action_size, discrete_action, one_hot_label
+
+    space = Discrete(3, start=-1)
+    assert action_size(space) == 3
+    np.testing.assert_array_equal(one_hot_label(1, space), [0.0, 0.0, 1.0])
+    assert discrete_action(np.array([0.1, 0.7, 0.2]), space) == 0
+    with pytest.raises(ValueError, match=r"returned 2 but the action space .* -1\.\.1"):
+        one_hot_label(2, space)
+    with pytest.raises(ValueError, match="takes one integer"):
+        one_hot_label(0.5, space)
+
+    def lean(obs, env):
+        return int(obs[2] + 0.5 * obs[3] > 0)
+
+    demos = record_demonstrations(gym.make("CartPole-v1"), lean, 1, 0, max_steps=30)
+    assert demos.act_dim == 2 and demos.n_steps == 30
+    assert set(demos.actions.sum(axis=1)) == {1.0}  # one-hot rows
+    with pytest.raises(ValueError, match="CartPole-v1', episode 0, step 0: the expert "
+                                         "returned 7"):
+        record_demonstrations(gym.make("CartPole-v1"), lambda o, e: 7, 1, 0, max_steps=3)
+
+
+def test_discrete_agent_acts_by_argmax_in_one_and_many_envs() -> None:
+    import gymnasium as gym
+
+    from goal_rl.learning.cloning import clone
+    from goal_rl.learning.config import CloneConfig
+    from goal_rl.learning.demos import record_demonstrations
+    from goal_rl.learning.evaluation import evaluate
+
+    def lean(obs, env):
+        return int(obs[2] + 0.5 * obs[3] > 0)
+
+    demos = record_demonstrations(gym.make("CartPole-v1"), lean, 2, 0, max_steps=100)
+    agent = clone(demos, CloneConfig(n_rec=40, epochs_rec=2, normalize_obs=True,
+                                     sigma_inp=6.0, sigma_trg=3.0), progress=False).agent
+    assert agent.n_out == 2
+    one = evaluate(agent, "CartPole-v1", 4, 1000, num_envs=1)
+    four = evaluate(agent, "CartPole-v1", 4, 1000, num_envs=4, exact=True)
+    assert one["episode_returns"] == four["episode_returns"]
+    assert min(one["episode_lengths"]) >= 8  # it acts (an episode lasts at least 8 steps)
