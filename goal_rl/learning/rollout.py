@@ -59,6 +59,7 @@ __all__ = [
     "as_scalar",
     "discrete_action",
     "episode_seed",
+    "flat_obs",
     "is_discrete",
     "make_env",
     "one_hot_label",
@@ -112,6 +113,16 @@ def action_size(space: Any) -> int:
     if not shape:
         raise ValueError(f"only Box and Discrete action spaces are supported, got {space}")
     return int(np.prod(shape))
+
+
+def flat_obs(obs: Any, space: Any) -> np.ndarray:
+    """A flat ``(I,)`` NumPy observation: ``Dict``/``Tuple`` (and other composite) spaces
+    through Gymnasium's ``spaces.utils.flatten``; an array-like as it is, raveled."""
+    if isinstance(obs, dict | tuple):
+        from gymnasium.spaces.utils import flatten
+
+        return np.asarray(flatten(space, obs))
+    return as_numpy(obs).ravel()
 
 
 def is_discrete(space: Any) -> bool:
@@ -374,6 +385,7 @@ class AgentPolicy(Policy):
         self.state: Any = None
         self._act: Callable[[Any, Any], Any] = agent.act
         self._spaces: list[Any] = []
+        self._obs_spaces: list[Any] = []
 
     def wrap(self, env: Any) -> Any:
         """``NumpyToTorch(env)`` with ``torch_env`` on a non-CPU agent, else ``env``."""
@@ -394,12 +406,15 @@ class AgentPolicy(Policy):
         self.state = None
         self._act = self.agent.actor()
         self._spaces = [env.action_space for env in envs]
+        self._obs_spaces = [env.observation_space for env in envs]
 
     def _batch(self, obs: Sequence[Any]) -> Any:
         if self.torch_env:
             import torch
 
             return torch.stack([o.reshape(-1) for o in obs])
+        if isinstance(obs[0], dict | tuple):  # composite observations, flattened
+            obs = [flat_obs(o, sp) for o, sp in zip(obs, self._obs_spaces)]
         if len(obs) == 1 and self.obs_dtype is None:
             return np.asarray(obs[0]).reshape(1, -1)
         return np.stack([np.asarray(o, dtype=self.obs_dtype).reshape(-1) for o in obs])
@@ -530,7 +545,8 @@ def run_episodes(
             for k in np.flatnonzero(alive):
                 rec = recs[k]
                 if record_obs:
-                    rec.setdefault("obs", []).append(np.asarray(obs[k], np.float32).ravel())
+                    rec.setdefault("obs", []).append(
+                        flat_obs(obs[k], envs[k].observation_space).astype(np.float32))
                 for name, values in records.items():
                     rec.setdefault(name, []).append(values[k])
                 o, reward, terminated, truncated, info = stepped[k].step(actions[k])

@@ -284,3 +284,31 @@ def test_discrete_agent_acts_by_argmax_in_one_and_many_envs() -> None:
     four = evaluate(agent, "CartPole-v1", 4, 1000, num_envs=4, exact=True)
     assert one["episode_returns"] == four["episode_returns"]
     assert min(one["episode_lengths"]) >= 8  # it acts (an episode lasts at least 8 steps)
+
+
+def test_dict_observations_are_flattened_with_gymnasiums_utilities() -> None:
+    import gymnasium as gym
+    from gymnasium import spaces
+
+    from goal_rl.learning.demos import record_demonstrations
+    from goal_rl.learning.rollout import flat_obs
+
+    class DictObs(gym.ObservationWrapper):
+        def __init__(self, env):
+            super().__init__(env)
+            self.observation_space = spaces.Dict({"pos": spaces.Box(-2, 1, (1,)),
+                                                  "vel": spaces.Box(-1, 1, (1,))})
+
+        def observation(self, obs):
+            return {"pos": obs[:1], "vel": obs[1:]}
+
+    env = DictObs(gym.make("MountainCarContinuous-v0"))
+    demos = record_demonstrations(env, lambda o, e: np.array([1.0 if o["vel"][0] >= 0
+                                                             else -1.0]), 1, 0, max_steps=20)
+    plain = record_demonstrations(gym.make("MountainCarContinuous-v0"),
+                                  lambda o, e: np.array([1.0 if o[1] >= 0 else -1.0]), 1, 0,
+                                  max_steps=20)
+    assert demos.obs_dim == 2
+    np.testing.assert_array_equal(demos.observations, plain.observations)  # keys sorted
+    np.testing.assert_array_equal(flat_obs({"vel": [3.0], "pos": [4.0]},
+                                           env.observation_space), [4.0, 3.0])
