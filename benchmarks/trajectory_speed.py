@@ -4,12 +4,14 @@ Three measurements:
 
 (a) µs per learning step (one network step + one online weight update) at N = 150,
     T = 150, one network, one trial: the NumPy engine (float32 and float64) and the torch
-    engine with one thread (and on CUDA when used). Each epoch of
+    engine with one thread (and on CUDA when used); first, the compiled kernels (numba, same
+    results as NumPy), after their one-off compile or cache load (printed). Each epoch of
     ``simulate(x_current, learn=...)`` is timed separately and divided by T; the table gives
     the minimum and the median over the epochs, for LTTS, R = O and R = N.
 (b) wall time of the whole command ``python -m goal_rl.trajectory -N 150 -T 150 -O 3
     -E 5000 1000 --seed 0`` as a subprocess (interpreter start-up included), with the final
-    MSE and ΔZ it prints, for the default backend (``auto``) and ``--backend torch``.
+    MSE and ΔZ it prints, for the default backend (``auto``: compiled when numba is
+    installed), ``--backend numpy`` and ``--backend torch``.
 (c) µs per (network × step) when K = 100 independent N = 150 networks (different seeds,
     LTTS and a spread of ranks and τ⋆) run as one batch in ``GoalBatch`` (K = 100, M = 1):
     on the CPU with torch's default thread count, and on CUDA when available.
@@ -38,6 +40,7 @@ import numpy as np
 import torch
 
 from goal_rl.config import GoalConfig
+from goal_rl.engines.compiled import CompiledGoal, available
 from goal_rl.engines.numpy_engine import NumpyGoal
 from goal_rl.engines.torch_batch import GoalBatch
 from goal_rl.tasks.trajectory.benchmark import problem
@@ -88,8 +91,9 @@ def _sync(device: str) -> Callable[[], None]:
 def _prepare(engine: str, cfg: GoalConfig, device: str = "cpu") -> tuple[Any, Any, dict]:
     """Build one network, fit its readout and feedback: returns ``(net, Z buffer, learn)``."""
     w, x, y, rng = problem(cfg, cfg.seed)
-    if engine == "numpy":
-        net: Any = NumpyGoal(cfg, w, cfg.rank, cfg.tau_star_eff, rng)
+    if engine in ("numpy", "compiled"):
+        cls = CompiledGoal if engine == "compiled" else NumpyGoal
+        net: Any = cls(cfg, w, cfg.rank, cfg.tau_star_eff, rng)
         net.set_task(x[:, None], y[:, None])
         buf: Any = np.empty_like(net.x_current)
     else:
@@ -124,13 +128,25 @@ def _fmt_us(seconds: list[float], per: int) -> tuple[str, str]:
 
 
 # ---------------------------------------------------------------------------- (a)
+def first_call_s() -> float:
+    """Seconds of the compiled kernels' first use in this process (float32 and float64, free
+    run and learning epoch): a compile on a cold cache, a load from the on-disk cache after."""
+    t0 = time.perf_counter()
+    for dtype in ("float32", "float64"):
+        cfg = GoalConfig(n_rec=20, t_seq=10, n_out=N_OUT, rank=N_OUT, dtype=dtype)
+        net, _, _ = _prepare("compiled", cfg)
+        net.train_recurrent(1, progress=False)
+    return time.perf_counter() - t0
+
+
 def bench_single(epochs: int, devices: list[str]) -> None:
     """(a) µs per learning step (and per free-running step) for one network, batch 1."""
     print(f"\n(a) one network, N={N_REC}, T={T_SEQ}, batch 1: µs per step over {epochs} "
           "epochs (min / median)")
     print("    learning step = network step + online update (simulate(x, learn=...));")
     print("    free step = network step only (simulate(x)). NumPy: single-threaded BLAS.")
-    engines = [("numpy", "float32", "cpu"), ("numpy", "float64", "cpu"),
+    engines = [("compiled", "float32", "cpu"), ("compiled", "float64", "cpu")] * available()
+    engines += [("numpy", "float32", "cpu"), ("numpy", "float64", "cpu"),
                ("torch", "float32", "cpu"), ("torch", "float64", "cpu")]
     if "cuda" in devices:
         engines.append(("torch", "float32", "cuda"))
@@ -175,7 +191,7 @@ def bench_command(rec_epochs: int) -> None:
           "are not iterated)")
     env = dict(os.environ, MPLBACKEND="Agg", SDL_VIDEODRIVER="dummy")
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH")) if p)
-    for extra in ([], ["--backend", "torch"]):
+    for extra in ([], ["--backend", "numpy"], ["--backend", "torch"]):
         cmd = base + extra
         shown = "python " + " ".join(cmd[1:])
         t0 = time.perf_counter()
@@ -255,6 +271,9 @@ def main(argv: list[str] | None = None) -> int:
         devices.append("cuda")
     print(f"GOAL trajectory speed benchmark ({'quick' if args.quick else 'full'} run)")
     print(machine_header(devices))
+    if available():
+        print(f"\ncompiled kernels, first call in this process: {first_call_s():.2f} s "
+              "(compile on a cold cache, cache load otherwise)")
     bench_single(20 if args.quick else 50, devices)
     bench_command(200 if args.quick else 1000)
     print(f"\n(c) K={args.batch} independent networks, N={N_REC}, T={T_SEQ}, M=1, one GoalBatch "

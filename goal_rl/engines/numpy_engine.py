@@ -44,7 +44,7 @@ __all__ = ["NumpyGoal"]
 _DTYPES = {"float32": np.float32, "float64": np.float64}
 
 
-def _fold_rows(M: int, N: int) -> int:
+def fold_rows(M: int, N: int) -> int:
     """Buffered update rows held before a fold into ``W_rec`` (M trials, N units).
 
     The buffered product costs ~ M·rows·N per step and a fold N²·rows once. A single trial
@@ -231,7 +231,7 @@ class NumpyGoal(EpochLoop):
         dacc = np.zeros(N, dtype=f)  # Σ a ⊙ e: the diagonal that must stay zero
         QT = Q.T if Q is not None else None
         scale = f((eta if rec else 1.0) * cbm)
-        fold_rows = _fold_rows(M, N)
+        n_fold = fold_rows(M, N)
         j0 = 0  # first buffered row (block 0 holds the previous e)
         mul, matmul, greater = np.multiply, np.matmul, np.greater
         for t in range(T):
@@ -241,7 +241,7 @@ class NumpyGoal(EpochLoop):
             mul(E[j:j + M], bm, out=e_t)
             mul(s, cbm, out=tmp)
             e_t += tmp
-            if rec and j - j0 >= fold_rows:
+            if rec and j - j0 >= n_fold:
                 Ws += A[j0 + M:j + M].T @ E[j0 + M:j + M]
                 np.fill_diagonal(Ws, 0.0)
                 dacc[...] = 0.0

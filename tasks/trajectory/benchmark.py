@@ -287,18 +287,23 @@ def _config_as_par(cfg: GoalConfig) -> dict[str, Any]:
     return d
 
 
-BACKENDS = ("auto", "torch", "numpy")
+BACKENDS = ("auto", "torch", "numpy", "compiled")
 
 
 def pick_backend(backend: str, device: str) -> str:
-    """Resolve ``"auto"``: NumPy for one network on the CPU (lower per-step overhead, no
-    torch import), torch otherwise. ``"numpy"`` with a CUDA device is an input error."""
+    """Resolve ``"auto"``: on the CPU the compiled kernels (numba, same results as NumPy)
+    when they can run here, else NumPy (lower per-step overhead than torch, no torch
+    import); torch otherwise. ``"numpy"`` or ``"compiled"`` with a CUDA device is an input
+    error."""
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
-    if backend == "numpy" and device != "cpu":
-        raise ValueError(f"the numpy backend runs on the CPU only, not on device {device!r}")
+    if backend in ("numpy", "compiled") and device != "cpu":
+        raise ValueError(f"the {backend} backend runs on the CPU only, not on device {device!r}")
     if backend == "auto":
-        return "numpy" if device == "cpu" else "torch"
+        if device != "cpu":
+            return "torch"
+        from goal_rl.engines.compiled import available
+        return "compiled" if available() else "numpy"
     return backend
 
 
@@ -306,7 +311,8 @@ def train(par: Mapping[str, Any] | GoalConfig | None = None, *, progress: bool =
           backend: str = "auto", **overrides: Any) -> TrajectoryResult:
     """Run the whole benchmark for one network: internal target → readout fit → feedback →
     recurrent GOAL epochs. ``par`` is a dict with the original names or a ``GoalConfig``;
-    ``backend`` is ``"auto"`` (NumPy on CPU, torch on CUDA), ``"torch"`` or ``"numpy"``.
+    ``backend`` is ``"auto"`` (compiled or NumPy on CPU, torch on CUDA), ``"torch"``,
+    ``"numpy"`` or ``"compiled"``.
     """
     cfg = config_from_par(par, **overrides)
     backend = pick_backend(backend, cfg.device)
@@ -314,10 +320,13 @@ def train(par: Mapping[str, Any] | GoalConfig | None = None, *, progress: bool =
     t0 = time.perf_counter()
     weights, x, y, rng_fb = problem(cfg, cfg.seed)
     desc = f"GOAL N={cfg.n_rec}"
-    if backend == "numpy":
-        from goal_rl.engines.numpy_engine import NumpyGoal
+    if backend in ("numpy", "compiled"):
+        if backend == "compiled":
+            from goal_rl.engines.compiled import CompiledGoal as Engine
+        else:
+            from goal_rl.engines.numpy_engine import NumpyGoal as Engine
 
-        net = NumpyGoal(cfg, weights, cfg.rank, cfg.tau_star_eff, rng_fb)
+        net = Engine(cfg, weights, cfg.rank, cfg.tau_star_eff, rng_fb)
         net.set_task(x[:, None, :], y[:, None, :])
         hist = net.train(cfg.epochs_rec, progress=progress, desc=desc)
         z = net.z if net.z is not None and cfg.epochs_rec else net.z_star
@@ -384,7 +393,8 @@ def build_parser() -> OneLineParser:
     p.add_argument("--device", default="cpu", help="cpu or cuda[:k] (default cpu)")
     p.add_argument("--dtype", choices=("float32", "float64"), default=d.dtype)
     p.add_argument("--backend", choices=BACKENDS, default="auto",
-                   help="auto: numpy for one network on the CPU, torch on CUDA")
+                   help="auto: compiled (numba) for one network on the CPU, numpy without "
+                        "numba, torch on CUDA; numpy is the oracle")
     p.add_argument("--resample", action="store_true",
                    help="redraw the random feedback columns every epoch")
     p.add_argument("-Tm", "-tau_m", dest="tau_m", type=positive_float, default=d.tau_m,
