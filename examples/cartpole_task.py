@@ -2,7 +2,9 @@
 scripted expert that pushes toward the pole's lean.
 
 The expert pushes right when ``angle + 0.5 * angular velocity > 0``, else left; it holds
-the pole for the full 500 steps. For a ``Discrete(n)`` action space the spiking agent
+the pole for the full 500 steps. With these defaults (10 demonstrations, N 300, 200
+epochs) the agent scored 494.32 ± 29.75 over the 50 test episodes (threshold 475), in
+15 s on one core (docs/results/cloning.md). For a ``Discrete(n)`` action space the spiking agent
 has n outputs, trained on the expert's one-hot actions, and acts by the argmax of its
 outputs (see docs/cloning_your_expert.md). From the repository root::
 
@@ -32,9 +34,9 @@ def make(**overrides: Any) -> Any:
     from goal_rl.learning.task import ExpertCloningTask
     from goal_rl.tasks import apply_overrides
 
-    defaults = CloneTaskConfig(n_rec=200, rank=None, tau_star=3.0, sigma_inp=6.0,
-                               sigma_trg=3.0, normalize_obs=True, epochs_rec=100,
-                               n_demos=5, n_eval=50, num_envs=10)
+    defaults = CloneTaskConfig(n_rec=300, rank=None, tau_star=3.0, sigma_inp=6.0,
+                               sigma_trg=3.0, normalize_obs=True, epochs_rec=200,
+                               n_demos=10, n_eval=50, num_envs=10)
     config = apply_overrides(defaults, overrides, task=TASK_NAME)
     return ExpertCloningTask(TASK_NAME, ENV_ID, push_toward_lean, config)
 
