@@ -82,3 +82,23 @@ def test_lunar_lander_plugin_dagger_then_evaluate_and_play(tmp_path, capsys) -> 
     stdout, err = capsys.readouterr()
     assert code == 0, err
     assert (tmp_path / "l.gif").stat().st_size > 1000
+
+
+def test_cartpole_plugin_discrete_train_evaluate_play(tmp_path, capsys) -> None:
+    """A Discrete(2) task through the whole CLI: train, evaluate, play from agent.pt."""
+    cartpole = EXAMPLE.parent / "cartpole_task.py"
+    out = tmp_path / "cp"
+    code = run_main(main, ["--plugin", str(cartpole), "train", "cartpole_clone", "--set",
+                           "n_rec=40", "epochs_rec=3", "n_demos=1", "n_eval=3", "num_envs=3",
+                           "--out", str(out), "--no-progress"])
+    stdout, err = capsys.readouterr()
+    assert code == 0, err
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["expert_episode_returns"] == [500.0] * 3  # the scripted expert never fails
+    assert m["n_demo_steps"] == 500
+    code = run_main(main, ["evaluate", str(out / "agent.pt"), "--json"])
+    res = json.loads(capsys.readouterr()[0])
+    assert code == 0 and res["n_eval_episodes"] == 3
+    assert all(8 <= r <= 500 for r in res["episode_returns"])
+    code = run_main(main, ["play", str(out / "agent.pt"), "--video", str(tmp_path / "c.gif")])
+    assert code == 0 and (tmp_path / "c.gif").stat().st_size > 1000
