@@ -47,6 +47,15 @@ from typing import Any
 
 import numpy as np
 
+from goal_rl.learning.spaces import (  # noqa: F401  (re-exported: older import paths)
+    action_size,
+    discrete_action,
+    flat_obs,
+    is_discrete,
+    obs_size,
+    one_hot_label,
+)
+
 __all__ = [
     "AgentPolicy",
     "Episode",
@@ -54,16 +63,10 @@ __all__ = [
     "Policy",
     "clip_actions",
     "closed_loop_threads",
-    "action_size",
     "as_numpy",
     "as_scalar",
-    "discrete_action",
     "episode_seed",
-    "flat_obs",
-    "is_discrete",
     "make_env",
-    "one_hot_label",
-    "obs_size",
     "play",
     "play_lockstep",
     "run_episodes",
@@ -95,63 +98,6 @@ def as_scalar(x: Any) -> Any:
         return x.item()
     arr = as_numpy(x)
     return arr.item() if arr.size == 1 else arr
-
-
-def obs_size(space: Any) -> int:
-    """Flat observation size of a Gymnasium space."""
-    from gymnasium.spaces.utils import flatdim
-
-    return int(flatdim(space))
-
-
-def action_size(space: Any) -> int:
-    """Number of agent outputs for a Gymnasium action space: the flat size of a ``Box``,
-    ``n`` for ``Discrete(n)`` (one output per action)."""
-    if is_discrete(space):
-        return int(space.n)
-    shape = getattr(space, "shape", None)
-    if not shape:
-        raise ValueError(f"only Box and Discrete action spaces are supported, got {space}")
-    return int(np.prod(shape))
-
-
-def flat_obs(obs: Any, space: Any) -> np.ndarray:
-    """A flat ``(I,)`` NumPy observation: ``Dict``/``Tuple`` (and other composite) spaces
-    through Gymnasium's ``spaces.utils.flatten``; an array-like as it is, raveled."""
-    if isinstance(obs, dict | tuple):
-        from gymnasium.spaces.utils import flatten
-
-        return np.asarray(flatten(space, obs))
-    return as_numpy(obs).ravel()
-
-
-def is_discrete(space: Any) -> bool:
-    """Whether ``space`` is a ``gymnasium.spaces.Discrete``."""
-    from gymnasium.spaces import Discrete
-
-    return isinstance(space, Discrete)
-
-
-def discrete_action(outputs: Any, space: Any) -> int:
-    """The action of ``Discrete(n, start)`` for the agent's ``(n,)`` outputs: ``start +
-    argmax`` (the first on a tie; deterministic, whatever ``deterministic`` says)."""
-    return int(space.start) + int(np.argmax(as_numpy(outputs).reshape(-1)))
-
-
-def one_hot_label(action: Any, space: Any, where: str = "") -> np.ndarray:
-    """The ``(n,)`` float32 one-hot target of a ``Discrete(n, start)`` action; ValueError
-    (one line) for a value that is not one of the space's actions."""
-    arr = np.asarray(action)
-    value = arr.reshape(-1)[0] if arr.size == 1 else None
-    if value is None or not float(value).is_integer() or not space.contains(
-            np.int64(int(value))):
-        lo, n = int(space.start), int(space.n)
-        raise ValueError(f"{where}the expert returned {np.array2string(arr, threshold=8)} "
-                         f"but the action space {space} takes one integer in "
-                         f"{lo}..{lo + n - 1}")
-    out = np.zeros(int(space.n), dtype=np.float32)
-    out[int(value) - int(space.start)] = 1.0
-    return out
 
 
 def clip_actions(a: Any, lo: Any, hi: Any) -> Any:
