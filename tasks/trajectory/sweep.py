@@ -50,7 +50,18 @@ DEFAULT_CHUNK = 128
 #: Shared settings that do not change the results (left out of the resume check).
 _NOT_COMPARED = ("device", "rank", "tau_star", "seed", "extra")
 
-Point = tuple[int | None, float, int]
+#: a grid point: (rank, τ⋆, seed, τ_o) — τ_o is the point's readout filter (equal to τ⋆
+#: under the paper's protocol, the shared ``-To`` with ``--fixed-tau-o``)
+Point = tuple[int | None, float, int, float]
+
+#: the sweep protocols: ``paper`` (τ_o = τ⋆ at every point, the recurrent learning rate of
+#: the authors' library, :data:`PAPER_REC_LR`, unless one is given) and ``fixed_tau_o`` (τ⋆
+#: varies alone, the readout filter stays at ``-To``; the command line's rate 5/√N)
+PROTOCOLS = ("paper", "fixed_tau_o")
+
+#: the recurrent learning rate of the paper protocol (the authors' scan starts from their
+#: library's defaults, 0.05, not from their command line's 5/√N)
+PAPER_REC_LR = 0.05
 Row = dict[str, Any]
 
 
@@ -95,15 +106,17 @@ def check_grid(ranks: Sequence[int | None], tau_stars: Sequence[float], seeds: S
     return out_r, out_t, out_s
 
 
-def grid_points(ranks: Sequence[int | None], tau_stars: Sequence[float], seeds: Sequence[int]
-                ) -> list[Point]:
-    """All (rank, τ⋆, seed) points, rank-major: neighbouring points (one chunk) share ranks,
-    which keeps the zero padding of the feedback columns small."""
-    return [(r, float(t), int(s)) for r in ranks for t in tau_stars for s in seeds]
+def grid_points(ranks: Sequence[int | None], tau_stars: Sequence[float], seeds: Sequence[int],
+                tau_o: float | None = None) -> list[Point]:
+    """All (rank, τ⋆, seed, τ_o) points, rank-major: neighbouring points (one chunk) share
+    ranks, which keeps the zero padding of the feedback columns small. ``tau_o``: the
+    readout filter of every point (``None``: the paper's protocol, τ_o = τ⋆)."""
+    return [(r, float(t), int(s), float(t) if tau_o is None else float(tau_o))
+            for r in ranks for t in tau_stars for s in seeds]
 
 
-def point_key(rank: int | None, tau_star: float, seed: int) -> str:
-    """Stable text key of a point (for resume bookkeeping)."""
+def point_key(rank: int | None, tau_star: float, seed: int, tau_o: float | None = None) -> str:
+    """Stable text key of a point (for resume bookkeeping; τ_o is fixed by the protocol)."""
     return f"{rank_label(rank)}|{float(tau_star)!r}|{int(seed)}"
 
 
@@ -127,7 +140,7 @@ def _sweep_batch_class() -> type:
             zo = torch.bmm(Z.permute(1, 0, 2, 3).reshape(K, T * M, N),
                            self.w_out.transpose(1, 2))  # (K, T·M, O)
             zo = zo.view(K, T, M, -1).permute(1, 0, 2, 3).reshape(T, -1)
-            y = (self._L_out @ zo).view(self.y_star.shape)
+            y = self._out_filter(zo.view(T, K, -1)).view(self.y_star.shape)
             mse = ((y - self.y_star) ** 2).mean(dim=(0, 2, 3))
             dz = (Z - self.z_star).abs_().sum(dim=(0, 2, 3))
             return mse, dz
@@ -139,15 +152,17 @@ def build_batch(cfg: GoalConfig, points: Sequence[Point], device: str = "cpu") -
     """A :class:`~goal_rl.engines.torch_batch.GoalBatch` holding one network per point, task set.
 
     Every network gets the weights, clock input ``(T, I)``, target ``(T, O)`` and feedback
-    generator of :func:`goal_rl.tasks.trajectory.benchmark.problem` for its seed, so it is
-    the single run
-    ``python -m goal_rl.trajectory --seed S -R rank --tau-star τ⋆`` with the same settings.
+    generator of :func:`goal_rl.tasks.trajectory.benchmark.problem` for its seed, and its
+    own readout filter τ_o, so it is the single run
+    ``python -m goal_rl.trajectory --seed S -R rank --tau-star τ⋆ -To τ_o`` with the same
+    settings.
     """
     from goal_rl.tasks.trajectory.benchmark import problem
 
-    probs = [problem(cfg, seed) for _, _, seed in points]
-    batch = _sweep_batch_class()(cfg, [p[0] for p in probs], [r for r, _, _ in points],
-                      [t for _, t, _ in points], [p[3] for p in probs], device=device)
+    probs = [problem(cfg, p[2]) for p in points]
+    batch = _sweep_batch_class()(cfg, [p[0] for p in probs], [p[0] for p in points],
+                                 [p[1] for p in points], [p[3] for p in probs],
+                                 device=device, tau_os=[p[3] for p in points])
     x = np.stack([p[1] for p in probs], axis=1)[:, :, None]  # (T, K, 1, I)
     y = np.stack([p[2] for p in probs], axis=1)[:, :, None]  # (T, K, 1, O)
     batch.set_task(x, y)
@@ -176,18 +191,22 @@ def _curve_epochs(n: int, points: int = 60) -> np.ndarray:
 
 
 def rows_from_history(points: Sequence[Point], readout: np.ndarray, mse: np.ndarray,
-                      dz: np.ndarray, conv: np.ndarray) -> list[Row]:
-    """One result row per point from per-epoch metrics ``mse``/``dz`` ``(E, K)``."""
+                      dz: np.ndarray, conv: np.ndarray, eta: float = float("nan")
+                      ) -> list[Row]:
+    """One result row per point from per-epoch metrics ``mse``/``dz`` ``(E, K)``; ``eta``
+    is the recurrent learning rate the batch ran with."""
     E = mse.shape[0]
     tail = max(1, E // 100)
     idx = _curve_epochs(E)
     rows = []
-    for k, (rank, ts, seed) in enumerate(points):
+    for k, (rank, ts, seed, tau_o) in enumerate(points):
         m, d = mse[:, k], dz[:, k]
         rows.append({
             "rank": rank,
             "tau_star": ts,
             "seed": seed,
+            "tau_o": tau_o,
+            "rec_lr": float(eta),
             "final_mse": float(m[-1]),
             "final_dz": float(d[-1]),
             "conv_epoch": int(conv[k]),
@@ -212,7 +231,7 @@ def run_points(cfg: GoalConfig, points: Sequence[Point], *, device: str = "cpu",
     batch = build_batch(cfg, points, device=device)
     readout = prepare(batch)
     hist = batch.train_recurrent(cfg.epochs_rec, progress=progress, desc=desc)
-    rows = rows_from_history(points, readout, hist.mse, hist.dz, hist.conv_epoch())
+    rows = rows_from_history(points, readout, hist.mse, hist.dz, hist.conv_epoch(), cfg.eta)
     wall = time.perf_counter() - t0
     for r in rows:
         r["batch_size"] = len(points)
@@ -222,13 +241,17 @@ def run_points(cfg: GoalConfig, points: Sequence[Point], *, device: str = "cpu",
 
 # ---------------------------------------------------------------------------- output folder
 def sweep_record(cfg: GoalConfig, ranks: Sequence[int | None], tau_stars: Sequence[float],
-                 seeds: Sequence[int], chunk: int = DEFAULT_CHUNK) -> dict[str, Any]:
-    """What ``sweep.json`` holds: the shared settings, the grid and the batch size."""
+                 seeds: Sequence[int], chunk: int = DEFAULT_CHUNK,
+                 protocol: str = "paper") -> dict[str, Any]:
+    """What ``sweep.json`` holds: the shared settings, the grid, the batch size and the
+    protocol (under ``paper`` the shared ``tau_o`` is not used: each point's is its τ⋆)."""
     from goal_rl.tasks.trajectory.sweep_store import RECORD_KIND
 
     shared = {k: v for k, v in cfg.to_dict().items() if k not in _NOT_COMPARED
               and k not in ("tau_star_effective",)}
-    return {"kind": RECORD_KIND, "version": 2, "config": shared,
+    if protocol == "paper":
+        shared.pop("tau_o", None)
+    return {"kind": RECORD_KIND, "version": 3, "protocol": protocol, "config": shared,
             "grid": {"ranks": list(ranks), "tau_stars": [float(t) for t in tau_stars],
                      "seeds": [int(s) for s in seeds]}, "chunk": int(chunk)}
 
@@ -245,7 +268,8 @@ def run_sweep(ranks: Sequence[int | None], tau_stars: Sequence[float], seeds: Se
               base_cfg: GoalConfig | None = None, *, chunk: int | None = None,
               device: str = "cpu", out: str | os.PathLike | None = None, resume: bool = False,
               repair: bool = False, progress: bool = True, threads: int | None = None,
-              figures: bool = True) -> list[Row]:
+              figures: bool = True, backend: Any = None,
+              protocol: str = "paper") -> list[Row]:
     """Train every (rank, τ⋆, seed) point of the grid and return one row per point.
 
     Args:
@@ -254,17 +278,28 @@ def run_sweep(ranks: Sequence[int | None], tau_stars: Sequence[float], seeds: Se
         seeds: seeds (each point equals ``python -m goal_rl.trajectory --seed S``).
         base_cfg: shared settings (``rank``, ``tau_star``, ``seed`` are ignored); the number
             of recurrent epochs is ``base_cfg.epochs_rec``.
-        chunk: networks per batch (default :data:`DEFAULT_CHUNK`, or the size a resumed
-            sweep was started with); the batches are fixed slices of the whole grid.
+        chunk: networks per batch (default :data:`DEFAULT_CHUNK`; with a backend that runs
+            several batches at once, the grid split into at least one batch per slot; when
+            resuming, the size the sweep was started with); the batches are fixed slices of
+            the whole grid. Rows do not depend on the backend, only on the batches (float32
+            sums depend on which networks share a batch).
         device: ``"cpu"`` or ``"cuda[:k]"``.
         out: folder for ``sweep.json``, ``results.jsonl``, tables and figures (``None``:
             nothing is written).
         resume: continue the sweep in ``out`` (same configuration), skipping finished points.
         repair: resume even if ``results.jsonl`` has damaged lines: they are dropped (the
             file is kept as ``results.jsonl.bak``) and their points trained again.
-        progress: tqdm bars over chunks and epochs.
-        threads: torch CPU threads during training (``None``: torch's default).
+        progress: a display of finished points (a tqdm bar on a terminal, plain lines in a
+            log) and, for batches run in this process, of their epochs.
+        threads: torch CPU threads of each batch (``None``: torch's default in this
+            process, the backend's share of the CPUs in a worker).
         figures: write the figures into ``out``.
+        backend: where the batches run, a :class:`goal_rl.parallel.Backend` (``None``:
+            in this process, one after the other); it is not closed here.
+        protocol: ``"paper"`` (default): every point's readout filter τ_o equals its τ⋆,
+            and the recurrent learning rate is :data:`PAPER_REC_LR` unless
+            ``base_cfg.rec_lr`` is set; ``"fixed_tau_o"``: τ⋆ varies alone, τ_o stays at
+            ``base_cfg.tau_o`` (rate 5/√N unless set). See :data:`PROTOCOLS`.
 
     Returns:
         Rows (dicts) in grid order with keys ``rank`` (``None`` for LTTS), ``tau_star``,
@@ -275,16 +310,24 @@ def run_sweep(ranks: Sequence[int | None], tau_stars: Sequence[float], seeds: Se
     """
     from goal_rl.tasks.trajectory.sweep_store import SweepFolder, write_tables
 
-    cfg = _sweep_config(base_cfg, chunk, device, threads)
+    remote_gpu = backend is not None and backend.name == "ray"  # the driver may lack CUDA
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"protocol must be one of {PROTOCOLS}, got {protocol!r}")
+    cfg = _sweep_config(base_cfg, chunk, device, threads, check_cuda=not remote_gpu)
+    if protocol == "paper" and cfg.rec_lr is None:
+        cfg = cfg.replace(rec_lr=PAPER_REC_LR)
     ranks, tau_stars, seeds = check_grid(ranks, tau_stars, seeds, cfg)
-    points = grid_points(ranks, tau_stars, seeds)
-    size = _chunk_size(chunk, out, resume or repair)
+    points = grid_points(ranks, tau_stars, seeds,
+                         tau_o=None if protocol == "paper" else cfg.tau_o)
+    size = _chunk_size(chunk, out, resume or repair, len(points),
+                       1 if backend is None else backend.slots)
     check_problem(cfg, networks=min(size, len(points)))
     keys = {point_key(*p) for p in points}
     folder = None
     done: dict[str, Row] = {}
     if out is not None:
-        folder = SweepFolder(out, sweep_record(cfg, ranks, tau_stars, seeds, size), keys,
+        folder = SweepFolder(out, sweep_record(cfg, ranks, tau_stars, seeds, size, protocol),
+                             keys,
                              resume=resume, repair=repair)
         for r in folder.open():
             done[point_key(r["rank"], r["tau_star"], r["seed"])] = r
@@ -296,7 +339,7 @@ def run_sweep(ranks: Sequence[int | None], tau_stars: Sequence[float], seeds: Se
         redo = {point_key(*p) for c in todo for p in c}  # a part-done batch runs whole
         finished = [r for k, r in done.items() if k not in redo]
         _run_chunks(cfg, todo, finished, folder, device=device, threads=threads,
-                    progress=progress)
+                    progress=progress, backend=backend, total=len(points))
         by_key = {point_key(r["rank"], r["tau_star"], r["seed"]): r for r in finished}
         result = [by_key[point_key(*p)] for p in points]
         if folder is not None:
@@ -309,9 +352,11 @@ def run_sweep(ranks: Sequence[int | None], tau_stars: Sequence[float], seeds: Se
     return result
 
 
-def _chunk_size(chunk: int | None, out: str | os.PathLike | None, resume: bool) -> int:
+def _chunk_size(chunk: int | None, out: str | os.PathLike | None, resume: bool,
+                n_points: int = 1, slots: int = 1) -> int:
     """Networks per batch: ``chunk``; when resuming without one, the size the folder's sweep
-    was started with; else :data:`DEFAULT_CHUNK`."""
+    was started with; else :data:`DEFAULT_CHUNK`, or with ``slots`` > 1 batches running at
+    once the size that gives each slot at least one batch (at most :data:`DEFAULT_CHUNK`)."""
     if chunk is not None:
         return chunk
     if resume and out is not None:
@@ -322,11 +367,13 @@ def _chunk_size(chunk: int | None, out: str | os.PathLike | None, resume: bool) 
             stored = None
         if isinstance(stored, int) and not isinstance(stored, bool) and stored >= 1:
             return stored
-    return DEFAULT_CHUNK
+    if slots <= 1:
+        return DEFAULT_CHUNK
+    return min(DEFAULT_CHUNK, max(1, math.ceil(n_points / slots)))
 
 
 def _sweep_config(base_cfg: GoalConfig | None, chunk: int | None, device: str,
-                  threads: int | None) -> GoalConfig:
+                  threads: int | None, check_cuda: bool = True) -> GoalConfig:
     """The shared settings of a sweep (rank, τ⋆ and seed cleared), after checking the
     arguments of :func:`run_sweep` that are not grid values."""
     cfg = (base_cfg or GoalConfig()).replace(rank=None, tau_star=None, seed=0, device=device)
@@ -341,59 +388,100 @@ def _sweep_config(base_cfg: GoalConfig | None, chunk: int | None, device: str,
     if device.startswith("cuda"):
         import torch
 
-        if not torch.cuda.is_available():
+        if check_cuda and not torch.cuda.is_available():
             raise ValueError(f"device {device!r} requested but CUDA is not available")
     elif device != "cpu":
         raise ValueError(f"unknown device {device!r}; use 'cpu' or 'cuda[:k]'")
     return cfg
 
 
+def run_batch(cfg: GoalConfig, points: Sequence[Point], device: str = "cpu",
+              threads: int | None = None,
+              progress: bool | Callable[[int, Any, Any], None] = False) -> list[Row]:
+    """One work unit of a sweep: :func:`run_points` on one batch with ``threads`` torch CPU
+    threads (``None``: unchanged). A module-level function, so that a worker process or a
+    Ray task can run it."""
+    with torch_threads(threads):
+        return run_points(cfg, points, device=device, progress=progress)
+
+
+class _EpochProgress:
+    """The engine callback ``(epoch, mse (K,), dz (K,))`` of one batch run in the driver's
+    process: a second tqdm bar under the bar of points on a terminal, else the epoch in
+    the plain progress lines."""
+
+    def __init__(self, overall: Any, label: str, epochs: int) -> None:
+        self.overall, self.label, self.epochs = overall, label, epochs
+        self.bar: Any = None
+
+    def __call__(self, ep: int, mse: Any, dz: Any) -> None:
+        if not self.overall.is_bar:
+            self.overall.status(f"{self.label}: epoch {ep}/{self.epochs}, "
+                                f"mean MSE {float(mse.mean()):.4g}")
+            return
+        if self.bar is None:
+            from goal_rl.common.progress import progress_bar
+
+            self.bar = progress_bar(self.epochs, self.label, "ep", inner=True, position=1,
+                                    leave=False)
+        self.bar.update(ep - self.bar.n)
+        self.bar.set_postfix(mse=f"{float(mse.mean()):.4g}", dz=f"{float(dz.mean()):.0f}")
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def _sweep_units(cfg: GoalConfig, chunks: Sequence[Sequence[Point]], device: str,
+                 threads: int | None) -> list[Any]:
+    """One :class:`goal_rl.parallel.Unit` per batch: :func:`run_batch` on its points."""
+    from goal_rl.parallel import Unit
+
+    return [Unit(f"batch {i + 1}/{len(chunks)} (K={len(pts)})", run_batch,
+                 (cfg, list(pts), device, threads), {}, size=len(pts))
+            for i, pts in enumerate(chunks)]
+
+
 def _run_chunks(cfg: GoalConfig, chunks: Sequence[Sequence[Point]], finished: list[Row],
-                folder: Any, *, device: str, threads: int | None, progress: bool) -> None:
-    """Train ``chunks`` one batch after the other, appending their rows to ``finished`` and
-    rewriting ``results.jsonl`` of ``folder`` (a :class:`SweepFolder`, or ``None``) after
-    each batch, so a killed sweep loses at most the batch it was in. ``progress``: a bar
-    over networks and one over epochs."""
+                folder: Any, *, device: str, threads: int | None, progress: bool,
+                backend: Any = None, total: int | None = None) -> None:
+    """Train ``chunks`` as work units of ``backend`` (default: inline, one batch after the
+    other), appending each batch's rows to ``finished`` and rewriting ``results.jsonl`` of
+    ``folder`` (a :class:`SweepFolder`, or ``None``) as each batch comes back, so a killed
+    sweep loses at most the batches that were running. The driver is the only writer.
+    ``progress``: one display of finished points over the ``total`` of the grid (a bar on a
+    terminal, plain lines in a log), with the epochs of an inline batch."""
+    from goal_rl.parallel import InlineBackend, Progress, run_units
     from goal_rl.tasks.trajectory.sweep_store import write_results
 
-    outer = None
+    backend = InlineBackend(threads) if backend is None else backend
+    unit_threads = threads if threads is not None else backend.threads
+    prog = None
     if progress and chunks:
-        from tqdm.auto import tqdm
+        total = sum(len(c) for c in chunks) + len(finished) if total is None else total
+        prog = Progress(total, f"sweep ({len(chunks)} batch(es), {backend.describe()})",
+                        unit="point", initial=len(finished))
+    units = _sweep_units(cfg, chunks, device, unit_threads)
+    bars = {}
+    if prog is not None and backend.in_process:  # epochs are seen only in this process
+        for u in units:
+            bars[u.key] = u.kwargs["progress"] = _EpochProgress(prog, u.key, cfg.epochs_rec)
 
-        outer = tqdm(total=sum(len(c) for c in chunks), desc=f"sweep {len(chunks)} batch(es)",
-                     unit="net", position=0, dynamic_ncols=True, initial=0)
+    def keep(unit: Any, rows: list[Row]) -> None:
+        if unit.key in bars:
+            bars.pop(unit.key).close()
+        finished.extend(rows)
+        if folder is not None:
+            write_results(folder.results, finished)
+
     try:
-        for i, pts in enumerate(chunks):
-            inner = None if outer is None else _epoch_bar(cfg.epochs_rec, i, len(chunks),
-                                                          len(pts))
-            with torch_threads(threads):
-                rows = run_points(cfg, pts, device=device,
-                                  progress=False if inner is None else inner[1])
-            if inner is not None:
-                inner[0].close()
-            finished.extend(rows)
-            if folder is not None:
-                write_results(folder.results, finished)
-            if outer is not None:
-                outer.update(len(pts))
+        run_units(backend, units, keep, progress=prog)
     finally:
-        if outer is not None:
-            outer.close()
-
-
-def _epoch_bar(epochs: int, i: int, n_chunks: int, k: int) -> tuple[Any, Callable]:
-    """A tqdm bar over the epochs of batch ``i`` (of ``n_chunks``, ``k`` networks) and the
-    engine callback ``(epoch, mse (K,), dz (K,))`` that advances it."""
-    from tqdm.auto import tqdm
-
-    bar = tqdm(total=epochs, desc=f"batch {i + 1}/{n_chunks} (K={k})", unit="ep",
-               position=1, leave=False, dynamic_ncols=True)
-
-    def advance(ep: int, mse: Any, dz: Any) -> None:
-        bar.update(ep - bar.n)
-        bar.set_postfix(mse=f"{float(mse.mean()):.4g}", dz=f"{float(dz.mean()):.0f}")
-
-    return bar, advance
+        for bar in bars.values():
+            bar.close()
+        if prog is not None:
+            prog.close()
 
 
 def mean_map(rows: Sequence[Row], key: str) -> tuple[list[int | None], list[float], np.ndarray]:

@@ -1,7 +1,10 @@
 """``python -m goal_rl.sweep``: the command line of the batched (R, τ⋆, seed) sweep.
 
-It parses, checks every input (grid, settings, output folder) before anything is written,
-calls :func:`goal_rl.tasks.trajectory.sweep.run_sweep`, and prints the map of final MSEs.
+It parses, checks every input (grid, settings, the backend: ``--processes N`` or ``--ray
+[ADDRESS]``, output folder) before anything is written, calls
+:func:`goal_rl.tasks.trajectory.sweep.run_sweep`, and prints the map of final MSEs. With a
+backend the batches are work units on local processes or Ray workers; the command stays
+the only writer of the output folder (see docs/scale_out.md).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from goal_rl.common.cli import (
     positive_int,
 )
 from goal_rl.config import GoalConfig
+from goal_rl.parallel import add_backend_args, backend_from_args
 from goal_rl.tasks.trajectory.sweep import (
     DEFAULT_CHUNK,
     PAPER_RANKS,
@@ -79,17 +83,25 @@ def build_parser() -> OneLineParser:
                    default=(d.epochs_out, d.epochs_rec), metavar=("READOUT", "RECURRENT"),
                    help="readout and recurrent epochs (default %(default)s)")
     p.add_argument("--chunk", type=positive_int, default=None,
-                   help=f"at most this many networks per batch (default {DEFAULT_CHUNK})")
+                   help=f"at most this many networks per batch (default {DEFAULT_CHUNK}; "
+                        "with --processes/--ray the grid split into at least one batch per "
+                        "worker; when resuming, the size the sweep was started with)")
     p.add_argument("--threads", type=positive_int, default=None,
-                   help="torch CPU threads (default: torch's default)")
+                   help="torch CPU threads per batch (default: torch's default; with "
+                        "--processes the cores shared out among the workers)")
     p.add_argument("--out", default="runs/sweep",
                    help="output folder (default %(default)s)")
+    p.add_argument("--fixed-tau-o", action="store_true",
+                   help="vary tau* alone with the readout filter fixed at -To (and the "
+                        "learning rate 5/sqrt(N) unless -Rlr is given); default: the paper's "
+                        "protocol, tau_o = tau* at every point with -Rlr 0.05 unless given")
     p.add_argument("--resume", action="store_true",
                    help="continue the sweep in --out, skipping finished points")
     p.add_argument("--repair", action="store_true",
                    help="resume even if results.jsonl has damaged lines: drop them (the file "
                         "is kept as results.jsonl.bak) and train their points again")
     p.add_argument("--no-figures", action="store_true", help="write tables only")
+    add_backend_args(p, what="batch")
     return p
 
 
@@ -101,8 +113,13 @@ def config_from_args(args: argparse.Namespace) -> GoalConfig:
     ns.rank, ns.preset, ns.tau_star, ns.seed, ns.backend = None, None, None, 0, "torch"
     feedback = ns.feedback
     ns.feedback = "spk"  # the trajectory CLI would fall back to spk without a rank
+    wanted = "cuda" if ns.gpu else ns.device
+    remote_cuda = getattr(ns, "ray", None) is not None and wanted.startswith("cuda")
+    if remote_cuda:  # the GPUs are the Ray workers', not necessarily this machine's
+        ns.gpu, ns.device = False, "cpu"
     cfg = config_from_args(ns)
-    return cfg.replace(feedback=feedback).validate()
+    return cfg.replace(feedback=feedback, device=wanted if remote_cuda else cfg.device
+                       ).validate()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -120,13 +137,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise CLIError(str(exc)) from None
     n = len(ranks) * len(taus) * len(seeds)
     t0 = time.perf_counter()
-    rows = run_sweep(ranks, taus, seeds, cfg, chunk=args.chunk, device=cfg.device,
-                     out=args.out, resume=args.resume, repair=args.repair,
-                     progress=not args.no_progress,
-                     threads=args.threads, figures=not args.no_figures)
+    backend = backend_from_args(args, threads=args.threads,
+                                default_gpus=1.0 if cfg.device.startswith("cuda") else 0.0)
+    try:
+        rows = run_sweep(ranks, taus, seeds, cfg, chunk=args.chunk, device=cfg.device,
+                         out=args.out, resume=args.resume, repair=args.repair,
+                         progress=not args.no_progress, threads=args.threads,
+                         figures=not args.no_figures,
+                         backend=None if backend.name == "inline" else backend,
+                         protocol="fixed_tau_o" if args.fixed_tau_o else "paper")
+    finally:
+        backend.close()
     wall = time.perf_counter() - t0
+    protocol = (f"tau_o fixed at {cfg.tau_o:g}" if args.fixed_tau_o
+                else "paper protocol (tau_o = tau*)")
     print(f"{n} points ({len(ranks)} ranks × {len(taus)} tau* × {len(seeds)} seeds), "
-          f"{cfg.epochs_rec} recurrent epochs: wall time {wall:.1f} s")
+          f"{cfg.epochs_rec} recurrent epochs, {protocol}, learning rate "
+          f"{rows[0].get('rec_lr', cfg.eta):.4g}, on {backend.describe()}: wall time "
+          f"{wall:.1f} s")
     print("final MSE (mean over seeds):")
     print(format_map(rows, "final_mse"))
     print(f"results in {args.out}/")

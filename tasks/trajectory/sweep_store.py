@@ -42,8 +42,13 @@ Row = dict[str, Any]
 
 
 def differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
-    """What differs between two records (settings, grid, batch size), as readable items."""
+    """What differs between two records (protocol, settings, grid, batch size), as readable
+    items (a record from before protocols existed kept τ_o fixed)."""
     diff = []
+    old_protocol = old.get("protocol", "fixed_tau_o")
+    if old_protocol != new.get("protocol"):
+        diff.append(f"protocol ({old_protocol!r} there, {new.get('protocol')!r} now: "
+                    "--fixed-tau-o chooses between them)")
     for key in sorted(set(old.get("config", {})) | set(new["config"])):
         a, b = old.get("config", {}).get(key), new["config"].get(key)
         if a != b and not (isinstance(a, list | tuple) and list(a) == list(b or [])):

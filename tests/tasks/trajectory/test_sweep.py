@@ -72,21 +72,41 @@ def test_chunked_dense_path_and_auto_choice():
     assert many._update_every(1, 150) == 30 and many._update_every(1, 20) == 20
 
 
-def test_sweep_rows_equal_single_runs():
-    """Every point of a batched sweep equals ``python -m goal_rl.trajectory`` with that seed."""
+@pytest.mark.parametrize("protocol", ["paper", "fixed_tau_o"])
+def test_sweep_rows_equal_single_runs(protocol):
+    """Every point of a batched sweep equals ``python -m goal_rl.trajectory`` with that seed:
+    under the paper's protocol with ``-To τ⋆ -Rlr 0.05``, with ``--fixed-tau-o`` as given."""
     cfg = GoalConfig(**TINY)
-    rows = run_sweep([3, None], [2.0, 8.0], [0, 1], cfg, chunk=3, progress=False)
+    rows = run_sweep([3, None], [2.0, 8.0], [0, 1], cfg, chunk=3, progress=False,
+                     protocol=protocol)
     assert [(r["rank"], r["tau_star"], r["seed"]) for r in rows] == [
         (3, 2.0, 0), (3, 2.0, 1), (3, 8.0, 0), (3, 8.0, 1),
         (None, 2.0, 0), (None, 2.0, 1), (None, 8.0, 0), (None, 8.0, 1)]
+    for r in rows:
+        assert r["tau_o"] == (r["tau_star"] if protocol == "paper" else cfg.tau_o)
+        assert r["rec_lr"] == pytest.approx(0.05 if protocol == "paper" else cfg.eta)
     for r in rows[::3]:
-        one = single_run(cfg.replace(rank=r["rank"], tau_star=r["tau_star"], seed=r["seed"]),
-                         progress=False, backend="torch")
+        point = cfg.replace(rank=r["rank"], tau_star=r["tau_star"], seed=r["seed"])
+        if protocol == "paper":
+            point = point.replace(tau_o=r["tau_star"], rec_lr=0.05)
+        one = single_run(point, progress=False, backend="torch")
         assert r["final_mse"] == pytest.approx(one.final_mse, rel=1e-10)
         assert r["final_dz"] == one.final_dz
         assert r["readout_mse"] == pytest.approx(one.readout_mse, rel=1e-10)
         assert r["conv_epoch"] == one.conv_epoch
         assert r["min_mse"] == pytest.approx(float(np.min(one.mse)), rel=1e-10)
+
+
+def test_resume_refuses_the_other_protocol(tmp_path):
+    out = tmp_path / "sw"
+    cfg = GoalConfig(**TINY)
+    run_sweep([3], [3.0], [0], cfg, out=out, progress=False, figures=False)
+    assert json.loads((out / "sweep.json").read_text())["protocol"] == "paper"
+    with pytest.raises(ValueError, match="protocol \\('paper' there, 'fixed_tau_o' now"):
+        run_sweep([3], [3.0], [0], cfg, out=out, resume=True, progress=False,
+                  protocol="fixed_tau_o")
+    with pytest.raises(ValueError, match="protocol must be one of"):
+        run_sweep([3], [3.0], [0], cfg, protocol="paperish")
 
 
 def test_outputs_resume_and_foreign_config(tmp_path, monkeypatch):
@@ -113,7 +133,7 @@ def test_outputs_resume_and_foreign_config(tmp_path, monkeypatch):
 
     monkeypatch.setattr(sweep_mod, "run_points", spy)
     again = run_sweep([3, 24], [3.0], [0], cfg, out=out, resume=True, progress=False)
-    assert trained == [(3, 3.0, 0), (24, 3.0, 0)]
+    assert [p[:3] for p in trained] == [(3, 3.0, 0), (24, 3.0, 0)]
     assert [r["final_mse"] for r in again] == [r["final_mse"] for r in rows]
     assert len((out / "results.jsonl").read_text().splitlines()) == 2  # each point once
     trained.clear()
