@@ -13,8 +13,9 @@ shared lock::
 
 Every (row, seed) run is one work unit (:mod:`goal_rl.parallel`): add ``--processes 2`` to
 use both cores of a 2-core machine, or ``--ray [ADDRESS]`` for a Ray cluster; rows are
-printed as their last seed finishes. Result files of earlier runs are pooled per row with
-``--pool runs/a.json runs/b.json``.
+printed as their last seed finishes. Every run uses one thread (``--cpus-per-unit`` for
+more), whatever the backend, so the table does not depend on it. Result files of earlier
+runs are pooled per row with ``--pool runs/a.json runs/b.json``.
 """
 
 from __future__ import annotations
@@ -121,9 +122,10 @@ def main() -> None:
                         eval_seed=args.eval_seed)
     chosen = [(i, label, over) for i, (label, over) in enumerate(rows(args.n_rec))
               if args.only is None or i in args.only]
-    units = [Unit(f"{i}|{seed}", run_seed, (base.replace(seed=seed, **over),))
-             for i, _, over in chosen for seed in args.seeds]
     backend = backend_from_args(args)  # a bad option fails before any training
+    threads = backend.threads or 1  # each run on one CPU unless the backend gives more
+    units = [Unit(f"{i}|{seed}", run_seed, (base.replace(seed=seed, **over), threads))
+             for i, _, over in chosen for seed in args.seeds]
     ex = evaluate_expert_cached(base.expert, args.episodes, args.eval_seed)
     table: list[dict[str, Any]] = [{"label": f"expert ({base.expert})", **{
         k: ex[k] for k in ("mean_reward", "std_reward", "success_rate", "mean_length")}}]

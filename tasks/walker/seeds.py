@@ -4,8 +4,9 @@
 each seed as one work unit (one CPU each) of a :mod:`goal_rl.parallel` backend: train
 (:func:`~goal_rl.tasks.walker.pipeline.train_walker` with ``seed = S``) and test on the
 same seeded episodes as the single run, so seed S's row equals ``python -m goal_rl.walker
---seed S``. The expert is tested once, as a unit of its own. The driver writes everything,
-as the units come back::
+--seed S`` run on as many threads (one by default: ``OMP_NUM_THREADS=1
+OPENBLAS_NUM_THREADS=1 python -m goal_rl.walker --seed S``). The expert is tested once, as a
+unit of its own. The driver writes everything, as the units come back::
 
     OUT/seed_S/agent.pt, OUT/seed_S/metrics.json   each seed's agent and metrics
     OUT/table.json                                 per-seed rows and the pooled table
@@ -17,6 +18,7 @@ Pooled figures are over seeds: the mean of the per-seed mean returns ± its stan
 
 from __future__ import annotations
 
+import contextlib
 import math
 import tempfile
 import time
@@ -56,17 +58,26 @@ def parse_seeds(text: str) -> list[int]:
     return seeds
 
 
-def run_seed(cfg: WalkerConfig) -> dict[str, Any]:
-    """One work unit: train and test ``cfg`` (its ``seed``); returns ``{"seed",
-    "metrics", "agent_bytes"}``: the metrics dict of ``python -m goal_rl.walker`` without
-    the expert's figures and the saved agent file's bytes (the driver writes it)."""
+def run_seed(cfg: WalkerConfig, threads: int = 1) -> dict[str, Any]:
+    """One work unit: train and test ``cfg`` (its ``seed``) with ``threads`` torch and BLAS
+    threads; returns ``{"seed", "metrics", "agent_bytes"}``: the metrics dict of
+    ``python -m goal_rl.walker`` without the expert's figures and the saved agent file's
+    bytes (the driver writes it).
+
+    The thread count is part of the result: at N = 500 a product summed by one thread or
+    by two rounds differently in the last digit, and DAgger's rounds carry such a
+    difference on to other episodes. Every backend therefore runs a seed on the same
+    number of threads (one by default), so the table does not depend on the backend."""
+    from goal_rl.common.threads import single_thread_blas, torch_threads
     from goal_rl.tasks.walker.cli import walker_metrics
     from goal_rl.tasks.walker.pipeline import evaluate_walker, train_walker
 
     t0 = time.perf_counter()
-    result = train_walker(cfg, progress=False)
-    test = evaluate_walker(result.agent, cfg.eval_episodes, cfg.eval_seed,
-                           num_envs=cfg.num_envs)
+    blas = single_thread_blas() if threads == 1 else contextlib.nullcontext()
+    with torch_threads(threads), blas:
+        result = train_walker(cfg, progress=False)
+        test = evaluate_walker(result.agent, cfg.eval_episodes, cfg.eval_seed,
+                               num_envs=cfg.num_envs)
     metrics = walker_metrics(cfg, test, None, result)
     metrics["episode_success"] = test["episode_success"]
     metrics["total_time_s"] = time.perf_counter() - t0
@@ -139,7 +150,8 @@ def run_seed_table(cfg: WalkerConfig, seeds: Sequence[int], *, backend: Any = No
         make_expert(cfg.expert)  # unknown name or bad file: fail early
     folder = None if out is None else _check_outputs(out, seeds)
     backend = backend or InlineBackend()
-    units = [Unit(f"seed {s}", run_seed, (cfg.replace(seed=int(s)),)) for s in seeds]
+    threads = backend.threads or 1  # one CPU per seed unless the backend gives more
+    units = [Unit(f"seed {s}", run_seed, (cfg.replace(seed=int(s)), threads)) for s in seeds]
     if cfg.demos is None:
         units.append(Unit("expert", _expert_unit,
                           (cfg.expert, cfg.eval_episodes, cfg.eval_seed), size=0))
