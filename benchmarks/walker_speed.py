@@ -68,6 +68,32 @@ def agent_only(agent: SpikingAgent, steps: int = 5000, batch: int = 1,
         return act_steps_per_s(agent, torch.zeros(batch, 24), steps, 50)
 
 
+def actor_loop(agent: SpikingAgent, steps: int, compiled: bool, env: bool = False) -> float:
+    """Steps/s of the batch-1 actor (``agent.actor()``, the NumPy step, or with ``compiled``
+    :func:`~goal_rl.engines.compiled_agent.compiled_actor`, same actions), without an env
+    (zero observations) or, with ``env``, in closed loop on goal_rl's env (a plain loop:
+    reset at episode end), single-threaded BLAS."""
+    from goal_rl.engines.compiled_agent import compiled_actor
+
+    act = agent.actor()
+    if compiled:
+        act = compiled_actor(agent, act)
+    e = make_env() if env else None
+    obs = e.reset(seed=0)[0][None] if e is not None else np.zeros((1, 24))
+    state = None
+    with closed_loop_threads(agent):
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            y, state = act(obs, state)
+            if e is not None:
+                o, _, term, trunc, _ = e.step(y[0])
+                if term or trunc:
+                    o, state = e.reset()[0], None
+                obs = o[None]
+        dt = time.perf_counter() - t0
+    return steps / dt
+
+
 def closed_loop(agent: SpikingAgent, n_episodes: int, num_envs: int, fast: bool = True) -> float:
     """Agent+env steps/s through :func:`goal_rl.learning.evaluation.evaluate` (``fast``: on
     goal_rl's env, else on Gymnasium's)."""
@@ -104,6 +130,24 @@ def main() -> None:
     if agent.device.type == "cpu":
         print(f"agent only, NumPy path, b. 1  : "
               f"{_spread([agent_only(agent, 3000, numpy=True) for _ in range(reps)])}")
+        from goal_rl.engines.compiled import available, unavailable_reason
+
+        if available():
+            t0 = time.perf_counter()
+            actor_loop(agent, 1, True)
+            print(f"compiled agent step, first call (compile or cache load): "
+                  f"{time.perf_counter() - t0:.2f} s")
+            pairs: dict[str, list[float]] = {}
+            for _ in range(reps):  # interleaved, same run
+                for name, comp, env in (("NumPy actor", False, False),
+                                        ("compiled actor", True, False),
+                                        ("NumPy actor + env", False, True),
+                                        ("compiled actor + env", True, True)):
+                    pairs.setdefault(name, []).append(actor_loop(agent, 3000, comp, env))
+            for name, v in pairs.items():
+                print(f"{name + ', b. 1':<30}: {_spread(v)}  ({1e6 / np.median(v):.1f} µs/step)")
+        else:
+            print(f"compiled agent step unavailable: {unavailable_reason()}")
     print(f"closed loop, batch 1          : {_spread(fast_loop)}"
           f"   (on Gymnasium's env: {_spread(stock_loop)})")
     for k in (8, 32):

@@ -247,7 +247,7 @@ par = dict(tr.default, n_rec=30, t_seq=40, epochs=(0, 5), rank=3)
 res = tr.train(par, progress=False, backend="numpy")
 assert res.backend == "numpy" and res.mse.shape == (5,) and np.all(np.isfinite(res.mse))
 auto = tr.train(par, progress=False, backend="auto")
-assert auto.backend == "numpy"
+assert auto.backend in ("numpy", "compiled")  # compiled when numba is installed
 np.testing.assert_array_equal(auto.mse, res.mse)
 ltts = tr.train(dict(par, rank=None, resample=True), progress=False, backend="numpy")
 assert ltts.dz.shape == (5,)
