@@ -405,7 +405,9 @@ class SpikingAgent:
         def act(obs: Any, state: LIFState | None) -> tuple[Any, LIFState]:
             return self._act_numpy(nv, obs, state, None, traces=False)
 
-        return act
+        from goal_rl.engines.compiled_agent import compiled_actor  # batch 1 compiled, same bits
+
+        return compiled_actor(self, act)
 
     def initial_state_numpy(self, batch: int = 1) -> LIFState:
         """Initial neuron state as ``(batch, N)`` NumPy arrays (see :meth:`act_numpy`)."""
