@@ -102,8 +102,8 @@ class RayBackend(Backend):
         self.ray = import_ray()
         self.address, self.cpus, self._gpus, self.retries = address, cpus, gpus, retries
         self._started = False
+        check_address(address)  # even with a session open: a wrong address is an error
         if not self.ray.is_initialized():
-            check_address(address)
             self._connect(address, num_cpus)
         self._slots = self._fit()
 
