@@ -11,6 +11,7 @@ pairs the observation the expert saw with the action it took there.
 from __future__ import annotations
 
 import csv
+import io
 import os
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
@@ -330,6 +331,9 @@ class Demonstrations:
         except ValueError as err:
             if str(err).startswith(str(src)):
                 raise
+            if "pickle" in str(err):  # numpy's text would suggest loading it unsafely
+                raise ValueError(f"{src}: not a valid demonstrations file (it holds objects "
+                                 "other than arrays, which are refused for safety)") from None
             raise ValueError(f"{src}: not a valid demonstrations file ({err})") from err
         except (OSError, EOFError, zipfile.BadZipFile, KeyError, TypeError, AttributeError) as err:
             raise ValueError(f"{src}: not a valid demonstrations file ({err})") from err
@@ -367,7 +371,12 @@ class Demonstrations:
         line_numbers: list[int] = []
         episode_col: int | None = None
         n_cols: int | None = None
-        with open(src, newline="") as fh:
+        try:
+            text = src.read_text(encoding="utf-8")
+        except UnicodeDecodeError as err:
+            raise ValueError(f"{src}: not a CSV text file (byte {err.start} is not UTF-8)") \
+                from None
+        with io.StringIO(text, newline="") as fh:
             for line_no, row in enumerate(csv.reader(fh), start=1):
                 cells = [c.strip() for c in row]
                 if not cells or all(c == "" for c in cells) or cells[0].startswith("#"):

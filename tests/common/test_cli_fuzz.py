@@ -114,6 +114,8 @@ CASES: list[tuple[str, list[str]]] = [
     ("walker", ["--bogus"]),
     ("walker", ["--expert", "foo", "--out", "o"]),
     ("walker", ["--demos", "missing.npz", "--out", "o"]),
+    ("walker", ["--demos", "binary.csv", "--out", "o"]),     # not text: named, one line
+    ("goal_rl", [*BF, "demos=binary.csv"]),                  # never "load it unsafely"
     ("walker", ["--expert", "--n-rec", "0", "--out", "o"]),
     ("walker", ["--expert", "--rank", "4.5", "--out", "o"]),
     ("walker", ["--play", "missing.pt"]),
@@ -177,6 +179,7 @@ def _files(folder: Path) -> None:
                         ("walker_out", "agent.pt")):
         (folder / name / inner).mkdir(parents=True)
     (folder / "corrupt.npz").write_bytes(b"PK\x03\x04 not really a zip")
+    (folder / "binary.csv").write_bytes(b"\xff\xfe\x00binary junk\x00\x01")
     (folder / "corrupt.pt").write_bytes(b"\x80\x04 not a torch file")
     (folder / "raw_pickle.pt").write_bytes(pickle.dumps({"format": "goal_rl.SpikingAgent/1",
                                                          "code": print}))
@@ -267,7 +270,7 @@ def test_bad_input_one_line_exit_2_nothing_written(entry: str, argv: list[str], 
     out, err = capsys.readouterr()
     assert code == 2, (code, out, err)
     assert not [w for w in caught if issubclass(w.category, UserWarning)], caught
-    assert "weights_only" not in err  # never suggest loading a file's pickled code
+    assert "weights_only" not in err and "allow_pickle" not in err  # never suggest unsafe loads
     assert err.count("\n") == 1 and ": error: " in err, err
     assert "Traceback" not in err + out
     assert _tree(workdir) == before
