@@ -187,32 +187,27 @@ def dagger(env_factory: Any, expert: Expert | None, config: CloneConfig | None =
         expert: ``expert(obs, env) -> action`` for any state (``None`` only with ``demos``
             and ``rounds=0``).
         config: clone settings.
-        rounds, episodes_per_round: DAgger rounds after round 0; episodes added per round.
-        seed: the episode with global index i resets with ``seed + i`` and ``options_fn(i)``.
+        rounds, episodes_per_round: rounds after round 0; episodes added per round.
+        seed, options_fn: the episode with global index i resets with ``seed + i`` and
+            ``options_fn(i)``.
         demos: initial demonstrations.
-        hint_fn: ``hint_fn(obs, env) -> (H,)`` recorded with the labels (used only when
-            the data carry hints).
-        evaluate_fn: ``evaluate_fn(agent) -> dict``; default: 10 episodes of
-            :func:`~goal_rl.learning.evaluation.evaluate` with seed ``seed + 10**6``.
+        hint_fn: ``hint_fn(obs, env) -> (H,)`` recorded with the labels (data with hints).
+        evaluate_fn: ``evaluate_fn(agent) -> dict``; default: 10 episodes from seed
+            ``seed + 10**6``.
         score_key: key of the evaluation dict to maximise.
         max_steps: optional episode cap for recording and rollouts.
         clone_kwargs: extra keyword arguments for ``clone`` (e.g. ``action_low``).
-        first_index: global index of the first rollout episode (default: after the
-            episodes recorded here, 0 with given ``demos``); round r's episodes follow on.
+        first_index: global index of the first rollout episode (default: after those
+            recorded here; 0 with ``demos``).
         aggregate: the data hook (:data:`Aggregate`), e.g. :func:`keep_newest`.
-        progress, desc: progress bars (one per round's cloning, labelled ``desc`` and the
-            round number, and with DAgger rounds an overall bar over the rounds with its
-            ETA, which in a log file prints plain lines).
+        progress, desc: bars for each round's cloning (``desc`` and the round) and over
+            the rounds (ETA; plain lines in a log file).
         on_round: called with each round's record as soon as it is complete.
 
     Returns:
         A :class:`DaggerResult`.
     """
-    cfg = (config if config is not None else CloneConfig()).validate()
-    check_int("rounds", rounds, 0)
-    check_int("episodes_per_round", episodes_per_round, 1)
-    if expert is None and (demos is None or rounds > 0):
-        raise ValueError("dagger needs an expert to record demonstrations or label rollouts")
+    cfg = _check_arguments(config, expert, demos, rounds, episodes_per_round)
     beta_fn = beta if callable(beta) else (lambda r: float(beta))
     evaluate_fn = evaluate_fn or _default_evaluation(env_factory, seed)
     if demos is None:
@@ -223,11 +218,7 @@ def dagger(env_factory: Any, expert: Expert | None, config: CloneConfig | None =
     history: list[dict[str, Any]] = []
     best: tuple[float, int, Any] | None = None
     agent: Any = None
-    outer = None
-    if progress and rounds > 0:  # an overall bar over the rounds, with its ETA
-        from goal_rl.common.progress import progress_bar
-
-        outer = progress_bar(rounds + 1, desc.replace(" round", "") + " rounds", "round")
+    outer = _RoundBar(progress and rounds > 0, rounds + 1, desc)
     for r in range(rounds + 1):
         t0 = time.perf_counter()
         b = float(beta_fn(r)) if r > 0 else 0.0
@@ -247,13 +238,41 @@ def dagger(env_factory: Any, expert: Expert | None, config: CloneConfig | None =
             on_round(history[-1])
         if best is None or score > best[0]:
             best = (score, r, copy.copy(agent))
-        if outer is not None:
-            outer.update(1)
-            outer.set_postfix(score=f"{score:.4g}", best=f"{best[0]:.4g} (round {best[1]})")
-    if outer is not None:
-        outer.close()
+        outer.update(score, best[0], best[1])
+    outer.close()
     assert best is not None
     return DaggerResult(agent=best[2], best_round=best[1], rounds=history, demos=data)
+
+
+def _check_arguments(config: CloneConfig | None, expert: Any, demos: Any, rounds: int,
+                     episodes_per_round: int) -> CloneConfig:
+    """The validated clone settings, after checking :func:`dagger`'s schedule."""
+    cfg = (config if config is not None else CloneConfig()).validate()
+    check_int("rounds", rounds, 0)
+    check_int("episodes_per_round", episodes_per_round, 1)
+    if expert is None and (demos is None or rounds > 0):
+        raise ValueError("dagger needs an expert to record demonstrations or label rollouts")
+    return cfg
+
+
+class _RoundBar:
+    """The overall bar over DAgger's rounds, with its ETA (plain lines in a log file)."""
+
+    def __init__(self, show: bool, total: int, desc: str) -> None:
+        self.bar = None
+        if show:
+            from goal_rl.common.progress import progress_bar
+
+            self.bar = progress_bar(total, desc.replace(" round", "") + " rounds", "round")
+
+    def update(self, score: float, best: float, best_round: int) -> None:
+        if self.bar is not None:
+            self.bar.update(1)
+            self.bar.set_postfix(score=f"{score:.4g}", best=f"{best:.4g} (round {best_round})")
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
 
 
 def _check_demos(demos: Any) -> Demonstrations:

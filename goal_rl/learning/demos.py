@@ -371,12 +371,7 @@ class Demonstrations:
         line_numbers: list[int] = []
         episode_col: int | None = None
         n_cols: int | None = None
-        try:
-            text = src.read_text(encoding="utf-8")
-        except UnicodeDecodeError as err:
-            raise ValueError(f"{src}: not a CSV text file (byte {err.start} is not UTF-8)") \
-                from None
-        with io.StringIO(text, newline="") as fh:
+        with io.StringIO(_csv_text(src), newline="") as fh:
             for line_no, row in enumerate(csv.reader(fh), start=1):
                 cells = [c.strip() for c in row]
                 if not cells or all(c == "" for c in cells) or cells[0].startswith("#"):
@@ -428,6 +423,15 @@ class Demonstrations:
                        episode_starts=starts)
         except ValueError as err:
             raise ValueError(f"{src}: {err}") from err
+
+
+def _csv_text(src: Path) -> str:
+    """The text of a CSV file; ``ValueError`` naming the file if it is not UTF-8 text."""
+    try:
+        return src.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{src}: not a CSV text file (byte {err.start} is not UTF-8)") \
+            from None
 
 
 def _numeric_row(cells: list[str]) -> bool:

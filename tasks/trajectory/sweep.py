@@ -278,21 +278,18 @@ def run_sweep(ranks: Sequence[int | None], tau_stars: Sequence[float], seeds: Se
         seeds: seeds (each point equals ``python -m goal_rl.trajectory --seed S``).
         base_cfg: shared settings (``rank``, ``tau_star``, ``seed`` are ignored); the number
             of recurrent epochs is ``base_cfg.epochs_rec``.
-        chunk: networks per batch (default :data:`DEFAULT_CHUNK`; with a backend that runs
-            several batches at once, the grid split into at least one batch per slot; when
-            resuming, the size the sweep was started with); the batches are fixed slices of
-            the whole grid. Rows do not depend on the backend, only on the batches (float32
-            sums depend on which networks share a batch).
+        chunk: networks per batch (default :data:`DEFAULT_CHUNK`, or one batch per slot of
+            a backend, or a resumed sweep's size); batches are fixed slices of the grid, and
+            rows depend on them (float32 sums), never on the backend.
         device: ``"cpu"`` or ``"cuda[:k]"``.
         out: folder for ``sweep.json``, ``results.jsonl``, tables and figures (``None``:
             nothing is written).
         resume: continue the sweep in ``out`` (same configuration), skipping finished points.
-        repair: resume even if ``results.jsonl`` has damaged lines: they are dropped (the
-            file is kept as ``results.jsonl.bak``) and their points trained again.
-        progress: a display of finished points (a tqdm bar on a terminal, plain lines in a
-            log) and, for batches run in this process, of their epochs.
-        threads: torch CPU threads of each batch (``None``: torch's default in this
-            process, the backend's share of the CPUs in a worker).
+        repair: resume despite damaged lines in ``results.jsonl``: dropped (a backup is
+            kept) and their points trained again.
+        progress: show finished points (and epochs of batches run here); plain lines in a log.
+        threads: torch CPU threads of each batch (``None``: torch's default here, the
+            backend's share in a worker).
         figures: write the figures into ``out``.
         backend: where the batches run, a :class:`goal_rl.parallel.Backend` (``None``:
             in this process, one after the other); it is not closed here.
@@ -311,11 +308,8 @@ def run_sweep(ranks: Sequence[int | None], tau_stars: Sequence[float], seeds: Se
     from goal_rl.tasks.trajectory.sweep_store import SweepFolder, write_tables
 
     remote_gpu = backend is not None and backend.name == "ray"  # the driver may lack CUDA
-    if protocol not in PROTOCOLS:
-        raise ValueError(f"protocol must be one of {PROTOCOLS}, got {protocol!r}")
-    cfg = _sweep_config(base_cfg, chunk, device, threads, check_cuda=not remote_gpu)
-    if protocol == "paper" and cfg.rec_lr is None:
-        cfg = cfg.replace(rec_lr=PAPER_REC_LR)
+    cfg = _protocol_config(_sweep_config(base_cfg, chunk, device, threads,
+                                         check_cuda=not remote_gpu), protocol)
     ranks, tau_stars, seeds = check_grid(ranks, tau_stars, seeds, cfg)
     points = grid_points(ranks, tau_stars, seeds,
                          tau_o=None if protocol == "paper" else cfg.tau_o)
@@ -327,8 +321,7 @@ def run_sweep(ranks: Sequence[int | None], tau_stars: Sequence[float], seeds: Se
     done: dict[str, Row] = {}
     if out is not None:
         folder = SweepFolder(out, sweep_record(cfg, ranks, tau_stars, seeds, size, protocol),
-                             keys,
-                             resume=resume, repair=repair)
+                             keys, resume=resume, repair=repair)
         for r in folder.open():
             done[point_key(r["rank"], r["tau_star"], r["seed"])] = r
     try:
@@ -350,6 +343,16 @@ def run_sweep(ranks: Sequence[int | None], tau_stars: Sequence[float], seeds: Se
         if folder is not None:
             folder.close()
     return result
+
+
+def _protocol_config(cfg: GoalConfig, protocol: str) -> GoalConfig:
+    """``cfg`` under ``protocol`` (see :data:`PROTOCOLS`): the paper's learning rate unless
+    one is set."""
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"protocol must be one of {PROTOCOLS}, got {protocol!r}")
+    if protocol == "paper" and cfg.rec_lr is None:
+        return cfg.replace(rec_lr=PAPER_REC_LR)
+    return cfg
 
 
 def _chunk_size(chunk: int | None, out: str | os.PathLike | None, resume: bool,
