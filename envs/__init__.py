@@ -17,7 +17,7 @@ loops use.
 
 import gymnasium
 
-from goal_rl.envs.button_food import ButtonFoodEnv
+from .button_food import ButtonFoodEnv
 
 __all__ = ["BUTTON_FOOD_ID", "ButtonFoodEnv"]
 

@@ -74,7 +74,7 @@ class ReachedEnd(gym.Wrapper):
 
     def __init__(self, env: gym.Env) -> None:
         super().__init__(env)
-        from goal_rl.envs.fast_walker import reached_end  # Box2D: only when used
+        from .fast_walker import reached_end  # Box2D: only when used
 
         self._reached_end = reached_end
 
